@@ -1,0 +1,29 @@
+# Two commands for users: `make run` and `make test`. Both install what is missing first.
+PORT ?= 8080
+DB ?= sqlite:todo.db
+APP ?= examples/todo/app.json
+
+.PHONY: all build run test deps test-deps clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+test-deps:
+	@scripts/install-deps.sh --test
+
+build: deps
+	cmake --preset release >/dev/null
+	cmake --build --preset release
+
+run: build
+	./build/froth serve --app $(APP) --db $(DB) --port $(PORT)
+
+test: test-deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan
+	ctest --test-dir build-asan --output-on-failure
+
+clean:
+	rm -rf build build-debug build-asan

@@ -1,0 +1,215 @@
+/* The backend-neutral store: things, users, sessions and admin tokens.
+ *
+ * Handlers speak to the store only through this header; SQL text, dialects and driver handles stay
+ * inside the backends (sqlite.c, and postgres.c later). Filters are given as a condition tree
+ * (store_cond_t) that each backend renders into its own SQL with every value bound as a parameter,
+ * never spliced into the statement text.
+ *
+ * Threading: a store_t is shared by all threads. Each thread takes a connection with
+ * store_acquire and gives it back with store_release; a connection is never used by two threads at
+ * once. A thing's values are a value_t array aligned with app_type_t.fields, built-ins included
+ * (values[0] is _id, values[1] Created Date, and so on).
+ */
+#ifndef FROTH_STORE_H
+#define FROTH_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app/app.h"
+#include "core/arena.h"
+#include "core/err.h"
+#include "core/value.h"
+
+typedef struct store store_t;
+typedef struct store_conn store_conn_t;
+
+/* ---- Conditions ------------------------------------------------------------------------- */
+
+typedef enum {
+    COND_TRUE = 0,
+    COND_FALSE,
+    COND_AND,           /* all kids hold; no kids = true */
+    COND_OR,            /* any kid holds; no kids = false */
+    COND_NOT,           /* kids[0] does not hold */
+    COND_CMP,           /* field <op> value; a NULL field never satisfies a comparison except NE */
+    COND_IS_EMPTY,      /* field has no value (NULL, or an empty list) */
+    COND_IS_NOT_EMPTY,
+    COND_LIST_CONTAINS, /* list field contains value */
+    COND_IN,            /* field's value is one of values[] */
+    COND_REF_MATCH,     /* field references a thing of sub_type for which sub holds */
+    COND_TEXT_CONTAINS, /* text field contains value, case-insensitive substring */
+} store_cond_kind_t;
+
+typedef enum {
+    CMP_EQ = 0,
+    CMP_NE,             /* also true when the field is empty */
+    CMP_LT,
+    CMP_LE,
+    CMP_GT,
+    CMP_GE,
+} store_cmp_t;
+
+typedef struct store_cond {
+    store_cond_kind_t kind;
+    struct store_cond **kids;
+    size_t nkids;
+    const app_field_t *field;
+    store_cmp_t op;
+    value_t value;
+    const value_t *values; /* COND_IN */
+    size_t nvalues;
+    const app_type_t *sub_type; /* COND_REF_MATCH */
+    struct store_cond *sub;
+} store_cond_t;
+
+/* Helpers that build nodes in an arena. They return NULL when the arena is exhausted. */
+store_cond_t *store_cond_new(arena_t *arena, store_cond_kind_t kind);
+store_cond_t *store_cond_cmp(arena_t *arena, const app_field_t *field, store_cmp_t op, value_t v);
+store_cond_t *store_cond_and(arena_t *arena, store_cond_t *a, store_cond_t *b);
+store_cond_t *store_cond_or(arena_t *arena, store_cond_t *a, store_cond_t *b);
+store_cond_t *store_cond_not(arena_t *arena, store_cond_t *a);
+
+/* ---- Opening and schema ----------------------------------------------------------------- */
+
+typedef struct {
+    unsigned pool_size; /* connections kept open; 0 picks a default */
+} store_options_t;
+
+/* Opens the store named by url ("sqlite:PATH"). On failure returns an error and writes a
+ * message for the operator into errbuf. */
+err_t store_open(const char *url, const store_options_t *options, store_t **out, char *errbuf,
+                 size_t errlen) WARN_UNUSED;
+void store_close(store_t *store);
+
+/* Creates missing tables, columns and indexes for the app, and the store's own tables. Never drops
+ * or rewrites data; a column whose type changed is reported and left alone. */
+err_t store_migrate(store_t *store, const app_t *app, char *errbuf, size_t errlen) WARN_UNUSED;
+
+/* Creates only the store's own tables (sessions, admin tokens), for commands that have no app. */
+err_t store_migrate_internal(store_t *store, char *errbuf, size_t errlen) WARN_UNUSED;
+
+/* Is the database reachable? Used by the health endpoint. */
+err_t store_ping(store_t *store) WARN_UNUSED;
+
+/* ---- Connections and transactions ------------------------------------------------------- */
+
+err_t store_acquire(store_t *store, store_conn_t **out) WARN_UNUSED;
+void store_release(store_conn_t *conn);
+
+/* Starts a transaction. write = true takes the write lock at once, so two writers never deadlock
+ * half-way. Nested calls are not supported. */
+err_t store_begin(store_conn_t *conn, bool write) WARN_UNUSED;
+err_t store_commit(store_conn_t *conn) WARN_UNUSED;
+void store_rollback(store_conn_t *conn);
+
+/* ---- Things ----------------------------------------------------------------------------- */
+
+typedef struct {
+    value_t *values; /* aligned with type->fields */
+    bool *flags;     /* results of store_query_t.flags, one per flag */
+} store_row_t;
+
+typedef struct {
+    const app_field_t *field;
+    bool descending;
+} store_sort_t;
+
+typedef struct {
+    const store_cond_t *where;          /* NULL = every thing */
+    const store_cond_t *const *flags;   /* conditions evaluated per row and returned */
+    size_t nflags;
+    const store_sort_t *sort;           /* then Created Date, then _id, ascending */
+    size_t nsort;
+    size_t offset;
+    size_t limit;
+    bool count_total;                   /* fill *total with every match, ignoring offset/limit */
+} store_query_t;
+
+/* Reads the thing with this id if it exists and matches where (NULL = no filter). Flags are
+ * evaluated as in store_search. Returns ERR_NOT_FOUND otherwise. Memory comes from arena. */
+err_t store_get(store_conn_t *conn, const app_type_t *type, const char *id,
+                const store_query_t *query, arena_t *arena, store_row_t *out) WARN_UNUSED;
+
+/* Runs a search. rows and their values live in arena. total is set when query->count_total. */
+err_t store_search(store_conn_t *conn, const app_type_t *type, const store_query_t *query,
+                   arena_t *arena, store_row_t **rows, size_t *nrows, size_t *total) WARN_UNUSED;
+
+/* Inserts a new thing; values[0] must carry its id and the dates must be set. For the User type,
+ * password_hash may be given (NULL = none) and the email, values of BUILTIN_EMAIL, must be unique
+ * after normalisation: ERR_CONFLICT otherwise. */
+err_t store_insert(store_conn_t *conn, const app_type_t *type, const value_t *values,
+                   const char *password_hash) WARN_UNUSED;
+
+/* Writes the fields whose mask entry is true, and Modified Date. ERR_NOT_FOUND when the id is
+ * unknown. */
+err_t store_update(store_conn_t *conn, const app_type_t *type, const char *id, const bool *mask,
+                   const value_t *values) WARN_UNUSED;
+
+err_t store_delete(store_conn_t *conn, const app_type_t *type, const char *id) WARN_UNUSED;
+
+/* ---- Users ------------------------------------------------------------------------------ */
+
+/* Finds a user by normalised email (lowercase, trimmed). Returns ERR_NOT_FOUND when absent.
+ * id and password_hash (possibly NULL) are copied into arena. */
+err_t store_user_by_email(store_conn_t *conn, const app_type_t *user_type, const char *email_norm,
+                          arena_t *arena, char **id, char **password_hash) WARN_UNUSED;
+
+err_t store_user_set_password(store_conn_t *conn, const app_type_t *user_type, const char *id,
+                              const char *password_hash) WARN_UNUSED;
+
+/* ---- Sessions (user tokens) ------------------------------------------------------------- */
+
+typedef struct {
+    char id[40];        /* public session id, never the token */
+    char user_id[40];
+    int64_t created_ms;
+    int64_t last_used_ms;
+    int64_t expires_ms; /* absolute expiry */
+    int64_t idle_ms;    /* idle window length */
+    bool two_factor;
+    bool revoked;
+} store_session_t;
+
+/* Stores a session under the SHA-256 of its token. */
+err_t store_session_insert(store_conn_t *conn, const unsigned char hash[32],
+                           const store_session_t *session) WARN_UNUSED;
+
+/* Reads a session by token hash, revoked or not. ERR_NOT_FOUND when unknown. */
+err_t store_session_get(store_conn_t *conn, const unsigned char hash[32],
+                        store_session_t *out) WARN_UNUSED;
+
+err_t store_session_touch(store_conn_t *conn, const unsigned char hash[32],
+                          int64_t last_used_ms) WARN_UNUSED;
+
+/* Marks a session revoked. ERR_NOT_FOUND when unknown. */
+err_t store_session_revoke(store_conn_t *conn, const unsigned char hash[32]) WARN_UNUSED;
+
+/* ---- Admin tokens ----------------------------------------------------------------------- */
+
+typedef struct {
+    char label[128];
+    int64_t created_ms;
+    int64_t last_used_ms; /* 0 = never */
+} store_admin_token_t;
+
+/* ERR_CONFLICT when the label exists. */
+err_t store_admin_token_insert(store_conn_t *conn, const char *label,
+                               const unsigned char hash[32], int64_t created_ms) WARN_UNUSED;
+
+/* Finds a token by hash; ERR_NOT_FOUND when unknown or revoked. */
+err_t store_admin_token_find(store_conn_t *conn, const unsigned char hash[32],
+                             store_admin_token_t *out) WARN_UNUSED;
+
+err_t store_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
+                              int64_t last_used_ms) WARN_UNUSED;
+
+/* Lists tokens in creation order into arena. */
+err_t store_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
+                             size_t *count) WARN_UNUSED;
+
+/* Deletes the token with this label. ERR_NOT_FOUND when there is none. */
+err_t store_admin_token_revoke(store_conn_t *conn, const char *label) WARN_UNUSED;
+
+#endif
