@@ -114,6 +114,8 @@ typedef struct {
 typedef struct {
     const app_field_t *field;
     bool descending;
+    const store_cond_t *visible; /* NULL = always; rows where it fails sort as if the field were
+                                    empty, so a sort never reveals a hidden value */
 } store_sort_t;
 
 typedef struct {

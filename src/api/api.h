@@ -1,0 +1,27 @@
+/* The Bubble-compatible HTTP API: routing, the Data API and the Workflow API.
+ *
+ * api_handle is the one http handler. It authenticates the caller before anything else (a bad
+ * token is a 401 even for a route that does not exist), routes, and answers every error in the
+ * envelope Bubble clients parse: {"statusCode":N,"body":{"status":..,"message":..}} for data and
+ * validation errors, {"error_class":"Unauthorized",..} for authorization errors.
+ */
+#ifndef FROTH_API_H
+#define FROTH_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "app/app.h"
+#include "http/http.h"
+#include "store/store.h"
+
+typedef struct {
+    const app_t *app;
+    store_t *store;
+    const char *env_name; /* "live": used in admin pseudo-user ids */
+} api_t;
+
+/* Handles one request; ctx is an api_t. Thread-safe: the api_t is read-only. */
+void api_handle(void *ctx, http_request_t *req, http_response_t *res);
+
+#endif

@@ -1,0 +1,74 @@
+/* Shared pieces of the api module: the per-request call, replies, value codecs, thing output. */
+#ifndef FROTH_API_INTERNAL_H
+#define FROTH_API_INTERNAL_H
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "core/value.h"
+#include "privacy/privacy.h"
+
+/* Everything a handler needs about the request in flight. */
+typedef struct {
+    const api_t *api;
+    const app_t *app;
+    http_request_t *req;
+    http_response_t *res;
+    store_conn_t *conn;
+    auth_caller_t caller;
+    privacy_ctx_t pctx;
+    int64_t now_ms;
+} api_call_t;
+
+/* ---- Replies (reply.c) ---- */
+
+/* {"statusCode":status,"body":{"status":code,"message":message}} */
+void api__reply_envelope(api_call_t *call, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* {"error_class":"Unauthorized","args":{"code":id},"message":null,"translation":T}; args is
+ * omitted when id is NULL. */
+void api__reply_unauthorized(api_call_t *call, int status, const char *translation, const char *id);
+
+/* {"message":message} */
+void api__reply_message(api_call_t *call, int status, const char *message);
+
+/* Maps an infrastructure error to 503 (busy), 413 (too large) or 500, logs it, and replies. */
+void api__reply_failure(api_call_t *call, err_t err, const char *what);
+
+/* ---- Values (values.c) ---- */
+
+/* Converts a JSON value into a value of type t. On failure returns ERR_INVALID and points *reason
+ * at a static explanation ("expected a number"); references are checked for existence. */
+err_t api__value_from_json(api_call_t *call, app_vtype_t t, const json_t *j, value_t *out,
+                           const char **reason) WARN_UNUSED;
+
+/* Converts text from a query string or form body: numbers, yes/no, dates and ids are parsed from
+ * the text; lists must be JSON arrays. */
+err_t api__value_from_text(api_call_t *call, app_vtype_t t, const char *text, value_t *out,
+                           const char **reason) WARN_UNUSED;
+
+/* Writes v as the JSON Bubble returns for type t. NULL values are written as null. */
+void api__write_value(sbuf_t *out, app_vtype_t t, value_t v);
+
+/* ---- Things (things.c) ---- */
+
+/* Writes a thing as a JSON object with the fields the caller may view; empty fields are omitted. */
+void api__write_thing(sbuf_t *out, const api_call_t *call, const app_type_t *type,
+                      const value_t *values, const privacy_perms_t *perms);
+
+/* The Created By value for things this caller creates: the user id, the admin pseudo-user, or
+ * NULL for anonymous callers. */
+const char *api__creator_id(const api_call_t *call);
+
+/* ---- Handlers ---- */
+
+void api__data_get(api_call_t *call, const app_type_t *type, const char *id);
+void api__data_search(api_call_t *call, const app_type_t *type);
+void api__data_create(api_call_t *call, const app_type_t *type);
+void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, bool replace);
+void api__data_delete(api_call_t *call, const app_type_t *type, const char *id);
+void api__workflow(api_call_t *call, const char *name);
+
+#endif

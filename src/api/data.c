@@ -1,0 +1,324 @@
+/* Data API writes and reads by id: GET, POST, PATCH, PUT and DELETE on /obj/<type>. */
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "core/ids.h"
+#include "core/log.h"
+#include "json/jsonx.h"
+
+/* Parses the body as a JSON object, or replies 400 and returns NULL. */
+static json_t *body_object_or_reply(api_call_t *call)
+{
+    char msg[256];
+    json_t *root = NULL;
+    if (call->req->body_len == 0) {
+        api__reply_envelope(call, 400, "ERROR", "Missing request body: expected a JSON object");
+        return NULL;
+    }
+    if (jsonx_parse(call->req->body, call->req->body_len, &root, msg, sizeof(msg)) != ERR_OK) {
+        api__reply_envelope(call, 400, "ERROR", "Invalid request body: %s", msg);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        api__reply_envelope(call, 400, "ERROR", "Invalid request body: expected a JSON object");
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+typedef struct {
+    value_t *values;
+    bool *mask;
+    const char *password; /* user creation only */
+    size_t password_len;
+} write_body_t;
+
+/* Reads the fields of a write body into values and mask. Replies and returns false on the first
+ * bad key or value, naming it. */
+static bool read_fields_or_reply(api_call_t *call, const app_type_t *type, json_t *body,
+                                 bool creating, write_body_t *out)
+{
+    out->values = arena_calloc(call->req->arena, type->nfields, sizeof(value_t));
+    out->mask = arena_calloc(call->req->arena, type->nfields, sizeof(bool));
+    out->password = NULL;
+    if (out->values == NULL || out->mask == NULL) {
+        api__reply_failure(call, ERR_NOMEM, "read fields");
+        return false;
+    }
+    const char *key;
+    json_t *j;
+    json_object_foreach(body, key, j)
+    {
+        if (type->is_user && strcmp(key, "password") == 0 && creating) {
+            if (!json_is_string(j) || json_string_length(j) == 0 ||
+                json_string_length(j) > AUTH_PASSWORD_MAX) {
+                api__reply_envelope(call, 400, "INVALID_DATA",
+                                    "Invalid data for field password: expected non-empty text");
+                return false;
+            }
+            out->password = json_string_value(j);
+            out->password_len = json_string_length(j);
+            continue;
+        }
+        const app_field_t *f = app_find_field(type, key, strlen(key));
+        if (f == NULL) {
+            api__reply_envelope(call, 400, "ERROR", "Unrecognized field: %s", key);
+            return false;
+        }
+        if (f->builtin != BUILTIN_NONE && f->builtin != BUILTIN_SLUG && f->builtin != BUILTIN_EMAIL) {
+            api__reply_envelope(call, 400, "ERROR", "Field %s is read-only", key);
+            return false;
+        }
+        const char *reason = NULL;
+        err_t err = api__value_from_json(call, f->type, j, &out->values[f->index], &reason);
+        if (err == ERR_INVALID) {
+            api__reply_envelope(call, 400, "INVALID_DATA", "Invalid data for field %s: %s", key,
+                                reason);
+            return false;
+        }
+        if (err != ERR_OK) {
+            api__reply_failure(call, err, "read field value");
+            return false;
+        }
+        if (f->builtin == BUILTIN_EMAIL) {
+            const value_t *v = &out->values[f->index];
+            char norm[256];
+            if (v->kind != VAL_TEXT || auth_email_normalize(v->u.s.p, v->u.s.n, norm,
+                                                            sizeof(norm)) != ERR_OK) {
+                api__reply_envelope(call, 400, "INVALID_DATA",
+                                    "Invalid data for field email: expected an email address");
+                return false;
+            }
+        }
+        out->mask[f->index] = true;
+    }
+    return true;
+}
+
+static void reply_missing(api_call_t *call, const app_type_t *type, const char *id)
+{
+    api__reply_envelope(call, 404, "MISSING_DATA",
+                        "Missing object of type %s: object with id %s does not exist",
+                        type->url_name, id);
+}
+
+/* Loads a thing the caller can find, with its permissions. Replies 404 when it does not exist or
+ * the caller cannot find it (the two are indistinguishable on purpose). */
+static bool load_findable_or_reply(api_call_t *call, const app_type_t *type, const char *id,
+                                   store_row_t *row, privacy_perms_t *perms)
+{
+    if (!id_is_valid(id, strlen(id))) {
+        reply_missing(call, type, id);
+        return false;
+    }
+    privacy_plan_t plan;
+    err_t err = privacy_plan_build(&call->pctx, type, &plan);
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "build privacy plan");
+        return false;
+    }
+    store_query_t q = {.where = plan.find, .flags = plan.flags, .nflags = plan.nflags};
+    err = store_get(call->conn, type, id, &q, call->req->arena, row);
+    if (err == ERR_NOT_FOUND) {
+        reply_missing(call, type, id);
+        return false;
+    }
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "get thing");
+        return false;
+    }
+    privacy_perms_from_flags(&call->pctx, &plan, row->flags, perms);
+    return true;
+}
+
+void api__data_get(api_call_t *call, const app_type_t *type, const char *id)
+{
+    store_row_t row;
+    privacy_perms_t perms;
+    if (!load_findable_or_reply(call, type, id, &row, &perms))
+        return;
+    sbuf_t *out = &call->res->body;
+    sbuf_puts(out, "{\"response\":");
+    api__write_thing(out, call, type, row.values, &perms);
+    sbuf_putc(out, '}');
+    call->res->status = 200;
+}
+
+static void fill_new_builtins(api_call_t *call, value_t *values, char *id)
+{
+    id_generate(id);
+    values[0] = value_text(id, strlen(id));
+    values[1] = value_date(call->now_ms);
+    values[2] = value_date(call->now_ms);
+    const char *creator = api__creator_id(call);
+    values[3] = creator == NULL ? value_null() : value_text(creator, strlen(creator));
+}
+
+void api__data_create(api_call_t *call, const app_type_t *type)
+{
+    json_t *body = body_object_or_reply(call);
+    if (body == NULL)
+        return;
+    write_body_t w;
+    bool ok = read_fields_or_reply(call, type, body, true, &w);
+    if (!ok) {
+        json_decref(body);
+        return;
+    }
+    if (type->is_user && w.values[5].kind == VAL_NULL) {
+        json_decref(body);
+        api__reply_envelope(call, 400, "MISSING_DATA", "Missing data for field email: a user needs an email");
+        return;
+    }
+    char *id = arena_alloc(call->req->arena, ID_SIZE);
+    if (id == NULL) {
+        json_decref(body);
+        api__reply_failure(call, ERR_NOMEM, "create thing");
+        return;
+    }
+    fill_new_builtins(call, w.values, id);
+
+    privacy_perms_t perms;
+    err_t err = privacy_perms_for_values(&call->pctx, type, w.values, &perms);
+    if (err != ERR_OK) {
+        json_decref(body);
+        api__reply_failure(call, err, "check create permission");
+        return;
+    }
+    if (!perms.create) {
+        json_decref(body);
+        api__reply_unauthorized(call, 401, "Permission denied: cannot create this object", NULL);
+        return;
+    }
+
+    char hash[AUTH_HASH_SIZE];
+    const char *password_hash = NULL;
+    if (w.password != NULL) {
+        err = auth_password_hash(w.password, w.password_len, hash);
+        if (err != ERR_OK) {
+            json_decref(body);
+            api__reply_failure(call, err, "hash password");
+            return;
+        }
+        password_hash = hash;
+    }
+    json_decref(body);
+
+    err = store_insert(call->conn, type, w.values, password_hash);
+    if (err == ERR_CONFLICT) {
+        api__reply_envelope(call, 400, "USED_EMAIL", "This email is already in use");
+        return;
+    }
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "insert thing");
+        return;
+    }
+    LOG_INFO("thing created", "type=%s id=%s", log_quote(type->name), id);
+    call->res->status = 201;
+    sbuf_printf(&call->res->body, "{\"status\":\"success\",\"id\":\"%s\"}", id);
+}
+
+/* PATCH changes the fields given; PUT also clears every editable field not given. The modify
+ * permission must hold on the stored thing and again on the changed thing, so a caller cannot
+ * edit a thing out of its own reach or into someone else's. */
+void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, bool replace)
+{
+    json_t *body = body_object_or_reply(call);
+    if (body == NULL)
+        return;
+    write_body_t w;
+    bool ok = read_fields_or_reply(call, type, body, false, &w);
+    json_decref(body);
+    if (!ok)
+        return;
+
+    err_t err = store_begin(call->conn, true);
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "begin transaction");
+        return;
+    }
+    store_row_t row;
+    privacy_perms_t perms;
+    if (!load_findable_or_reply(call, type, id, &row, &perms))
+        goto rollback;
+    err = privacy_perms_for_values(&call->pctx, type, row.values, &perms);
+    if (err != ERR_OK)
+        goto fail;
+    if (!perms.modify) {
+        api__reply_unauthorized(call, 401, "You do not have permission to modify this object", id);
+        goto rollback;
+    }
+
+    for (size_t i = 0; i < type->nfields; i++) {
+        const app_field_t *f = &type->fields[i];
+        bool editable = f->builtin == BUILTIN_NONE || f->builtin == BUILTIN_SLUG;
+        if (w.mask[i]) {
+            row.values[i] = w.values[i];
+        } else if (replace && editable) {
+            row.values[i] = value_null();
+            w.mask[i] = true;
+        }
+    }
+    row.values[2] = value_date(call->now_ms);
+    w.mask[2] = true;
+
+    err = privacy_perms_for_values(&call->pctx, type, row.values, &perms);
+    if (err != ERR_OK)
+        goto fail;
+    if (!perms.modify) {
+        api__reply_unauthorized(call, 401, "You do not have permission to modify this object", id);
+        goto rollback;
+    }
+    err = store_update(call->conn, type, id, w.mask, row.values);
+    if (err == ERR_CONFLICT) {
+        api__reply_envelope(call, 400, "USED_EMAIL", "This email is already in use");
+        goto rollback;
+    }
+    if (err != ERR_OK)
+        goto fail;
+    err = store_commit(call->conn);
+    if (err != ERR_OK)
+        goto fail;
+    call->res->status = 204;
+    return;
+
+fail:
+    api__reply_failure(call, err, "modify thing");
+rollback:
+    store_rollback(call->conn);
+}
+
+void api__data_delete(api_call_t *call, const app_type_t *type, const char *id)
+{
+    err_t err = store_begin(call->conn, true);
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "begin transaction");
+        return;
+    }
+    store_row_t row;
+    privacy_perms_t perms;
+    if (!load_findable_or_reply(call, type, id, &row, &perms))
+        goto rollback;
+    err = privacy_perms_for_values(&call->pctx, type, row.values, &perms);
+    if (err != ERR_OK)
+        goto fail;
+    if (!perms.del) {
+        api__reply_unauthorized(call, 401, "You do not have permission to delete this object", id);
+        goto rollback;
+    }
+    err = store_delete(call->conn, type, id);
+    if (err != ERR_OK)
+        goto fail;
+    err = store_commit(call->conn);
+    if (err != ERR_OK)
+        goto fail;
+    LOG_INFO("thing deleted", "type=%s id=%s", log_quote(type->name), id);
+    call->res->status = 204;
+    return;
+
+fail:
+    api__reply_failure(call, err, "delete thing");
+rollback:
+    store_rollback(call->conn);
+}

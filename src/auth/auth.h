@@ -1,0 +1,86 @@
+/* Who is calling: passwords, user sessions (bearer tokens) and admin API tokens.
+ *
+ * Tokens are opaque: 32 random bytes in base64url. Only their SHA-256 is stored, so a leaked
+ * database does not leak usable tokens, and lookups by hash need no constant-time comparison.
+ * Passwords are hashed with argon2id (libsodium's interactive limits) and at most a bounded
+ * number of hashes run at once; beyond that callers get ERR_BUSY and answer 503. Nothing here
+ * logs a password or a token.
+ */
+#ifndef FROTH_AUTH_H
+#define FROTH_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+#define AUTH_TOKEN_SIZE 64    /* 43 base64url characters and a NUL, with room to spare */
+#define AUTH_HASH_SIZE 128    /* argon2id encoded hash and a NUL */
+#define AUTH_PASSWORD_MAX 4096
+
+/* Token lifetimes, in seconds, as Bubble documents them. */
+#define AUTH_LIFETIME_SHORT (24 * 3600)        /* "stay logged in" = no */
+#define AUTH_LIFETIME_LONG (365 * 24 * 3600)   /* "stay logged in" = yes, no 2FA */
+#define AUTH_LIFETIME_LONG_2FA (30 * 24 * 3600) /* "stay logged in" = yes, with 2FA */
+#define AUTH_IDLE_WINDOW (30 * 24 * 3600)      /* unused this long, a token expires */
+
+typedef enum {
+    CALLER_ANONYMOUS = 0,
+    CALLER_USER,
+    CALLER_ADMIN,
+} auth_caller_kind_t;
+
+typedef struct {
+    auth_caller_kind_t kind;
+    char user_id[40];            /* CALLER_USER */
+    char admin_label[128];       /* CALLER_ADMIN */
+    unsigned char token_hash[32]; /* the hash of the token used, for log_out */
+    bool two_factor;
+} auth_caller_t;
+
+/* Initialises libsodium and the hashing limiter: at most max_hashes concurrent hashes.
+ * Returns ERR_INTERNAL when libsodium cannot start. Call once before threads start. */
+err_t auth_init(unsigned max_hashes) WARN_UNUSED;
+
+/* Hashes a password into out (NUL-terminated encoded argon2id string). ERR_BUSY when too many
+ * hashes are running, ERR_NOMEM when the hash memory cannot be had. */
+err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SIZE]) WARN_UNUSED;
+
+/* Verifies a password against an encoded hash; when hash is NULL (unknown user) it still spends
+ * the same time on a dummy hash, so timing does not tell which emails exist. Sets *ok. */
+err_t auth_password_verify(const char *hash, const char *password, size_t len, bool *ok) WARN_UNUSED;
+
+/* Makes a new random token and its SHA-256. */
+void auth_token_new(char token[AUTH_TOKEN_SIZE], unsigned char hash[32]);
+
+/* SHA-256 of a token as presented by a client. */
+void auth_token_hash(const char *token, size_t len, unsigned char hash[32]);
+
+/* Resolves a bearer token to a caller: a live user session or an admin token. Returns
+ * ERR_EXPIRED for a token that is unknown, revoked or expired (the client cannot tell which),
+ * ERR_STORE when the store failed. Extends the session's idle window, writing last-used at most
+ * once a minute. */
+err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
+                    auth_caller_t *out) WARN_UNUSED;
+
+/* Creates a session for user_id and writes its token into token_out and its lifetime in seconds
+ * into *lifetime_s. */
+err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_logged_in,
+                          bool two_factor, int64_t now_ms, char token_out[AUTH_TOKEN_SIZE],
+                          int64_t *lifetime_s) WARN_UNUSED;
+
+/* Revokes the session whose token has this hash. */
+err_t auth_session_revoke(store_conn_t *conn, const unsigned char hash[32]) WARN_UNUSED;
+
+/* Creates an admin token with a unique label; the token is written once into token_out and only
+ * its hash is stored. ERR_CONFLICT when the label exists. */
+err_t auth_admin_token_create(store_conn_t *conn, const char *label, int64_t now_ms,
+                              char token_out[AUTH_TOKEN_SIZE]) WARN_UNUSED;
+
+/* Lowercases and trims an email for comparison into out. Returns ERR_INVALID when it does not
+ * look like an email (one '@', no spaces or control characters, at most 254 bytes). */
+err_t auth_email_normalize(const char *email, size_t len, char *out, size_t size) WARN_UNUSED;
+
+#endif

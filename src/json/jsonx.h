@@ -1,0 +1,25 @@
+/* Strict JSON reading on jansson for request bodies.
+ *
+ * jansson already rejects duplicate keys (with the flag we pass), invalid UTF-8, NUL escapes,
+ * lone surrogates and trailing garbage. This layer adds a nesting cap far below jansson's own,
+ * because no Bubble request body is deep and a shallow cap keeps every walk over client JSON cheap.
+ */
+#ifndef FROTH_JSON_JSONX_H
+#define FROTH_JSON_JSONX_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+#define JSONX_MAX_DEPTH 32
+
+/* Parses len bytes as one JSON value. On failure returns ERR_INVALID and writes a message such as
+ * "invalid JSON at line 1, column 7: ..." into msg. The caller owns *out (json_decref). */
+err_t jsonx_parse(const char *buf, size_t len, json_t **out, char *msg, size_t msglen) WARN_UNUSED;
+
+/* Nesting depth of a value: 0 for scalars, 1 for an empty or flat array or object. Stops counting
+ * past limit + 1. */
+size_t jsonx_depth(const json_t *value, size_t limit);
+
+#endif

@@ -1,0 +1,522 @@
+/* froth: the command line. serve, check, migrate and admin-token.
+ *
+ * Every serve setting is a flag with an environment variable equivalent (FROTH_PORT and so on);
+ * flags win over the environment, which wins over the defaults.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "app/app.h"
+#include "auth/auth.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "http/http.h"
+#include "store/store.h"
+
+#define FROTH_VERSION "0.1.0"
+#define DEFAULT_DB "sqlite:froth.db"
+#define DEFAULT_APP "app.json"
+
+typedef struct {
+    const char *app_path;
+    const char *db_url;
+    const char *label;
+    http_config_t http;
+    log_level_t log_level;
+    bool log_json;
+    unsigned drain_ms;
+} options_t;
+
+static const char *env_or(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : fallback;
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*s == '\0' || *s == '-' || *end != '\0' || errno != 0 || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: froth <command> [options]\n"
+          "\n"
+          "froth serves a Bubble-compatible Data API and Workflow API for the app described in\n"
+          "one JSON file.\n"
+          "\n"
+          "commands:\n"
+          "  serve         serve the app over HTTP\n"
+          "  check         validate an app definition and print every error with its JSON path\n"
+          "  migrate       create or extend the database schema for an app, then exit\n"
+          "  admin-token   create, list or revoke admin API tokens\n"
+          "  version       print the version\n"
+          "\n"
+          "Run 'froth <command> --help' for the options of a command.\n",
+          f);
+}
+
+static void usage_serve(FILE *f)
+{
+    fputs("usage: froth serve [options]\n"
+          "\n"
+          "  --app FILE          app definition (env FROTH_APP; default app.json)\n"
+          "  --db URL            database, sqlite:PATH (env FROTH_DB; default sqlite:froth.db)\n"
+          "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
+          "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
+          "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
+          "  --max-body BYTES    largest request body accepted, larger gets 413\n"
+          "                      (env FROTH_MAX_BODY; default 1048576)\n"
+          "  --max-connections N open connections at once (env FROTH_MAX_CONNECTIONS; default 1024)\n"
+          "  --timeout SECONDS   idle connection timeout (env FROTH_TIMEOUT; default 30)\n"
+          "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
+          "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
+          "\n"
+          "SIGINT or SIGTERM stops accepting connections and waits up to 10 s for requests in\n"
+          "flight.\n",
+          f);
+}
+
+static void usage_admin_token(FILE *f)
+{
+    fputs("usage: froth admin-token create --label NAME [--db URL]\n"
+          "       froth admin-token list [--db URL]\n"
+          "       froth admin-token revoke NAME [--db URL]\n"
+          "\n"
+          "create prints a new admin API token once; only its hash is stored. Admin tokens\n"
+          "bypass privacy rules but reach only exposed types and workflows. --db defaults to\n"
+          "env FROTH_DB, then sqlite:froth.db.\n",
+          f);
+}
+
+enum {
+    OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
+    OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+    {"app", required_argument, NULL, OPT_APP},
+    {"db", required_argument, NULL, OPT_DB},
+    {"host", required_argument, NULL, OPT_HOST},
+    {"port", required_argument, NULL, OPT_PORT},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+static bool set_uint(const char *name, const char *value, unsigned long max, unsigned long *out)
+{
+    if (!parse_uint(value, max, out)) {
+        fprintf(stderr, "froth: invalid %s \"%s\": expected an integer from 0 to %lu\n", name,
+                value, max);
+        return false;
+    }
+    return true;
+}
+
+/* Applies one option (from a flag or the environment). Returns false on an invalid value. */
+static bool apply_option(options_t *o, int opt, const char *value)
+{
+    unsigned long v;
+    switch (opt) {
+    case OPT_APP: o->app_path = value; return true;
+    case OPT_DB: o->db_url = value; return true;
+    case OPT_HOST: o->http.host = value; return true;
+    case OPT_LABEL: o->label = value; return true;
+    case OPT_PORT:
+        if (!set_uint("port", value, 65535, &v))
+            return false;
+        o->http.port = (uint16_t)v;
+        return true;
+    case OPT_THREADS:
+        if (!set_uint("thread count", value, 1024, &v) || v == 0)
+            return v != 0 ? false : (fprintf(stderr, "froth: --threads must be at least 1\n"), false);
+        o->http.threads = (unsigned)v;
+        return true;
+    case OPT_MAX_BODY:
+        if (!set_uint("body limit", value, 1UL << 30, &v))
+            return false;
+        o->http.max_body = v;
+        return true;
+    case OPT_MAX_CONN:
+        if (!set_uint("connection limit", value, 1000000, &v))
+            return false;
+        o->http.max_connections = (unsigned)v;
+        return true;
+    case OPT_TIMEOUT:
+        if (!set_uint("timeout", value, 86400, &v))
+            return false;
+        o->http.timeout_s = (unsigned)v;
+        return true;
+    case OPT_LOG_LEVEL:
+        if (!log_level_parse(value, &o->log_level)) {
+            fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n", value);
+            return false;
+        }
+        return true;
+    case OPT_LOG_FORMAT:
+        if (strcmp(value, "json") != 0 && strcmp(value, "logfmt") != 0) {
+            fprintf(stderr, "froth: invalid log format \"%s\": use logfmt or json\n", value);
+            return false;
+        }
+        o->log_json = strcmp(value, "json") == 0;
+        return true;
+    }
+    return false;
+}
+
+static bool load_env(options_t *o)
+{
+    static const struct {
+        const char *name;
+        int opt;
+    } vars[] = {
+        {"FROTH_APP", OPT_APP}, {"FROTH_DB", OPT_DB}, {"FROTH_HOST", OPT_HOST},
+        {"FROTH_PORT", OPT_PORT}, {"FROTH_THREADS", OPT_THREADS}, {"FROTH_MAX_BODY", OPT_MAX_BODY},
+        {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN}, {"FROTH_TIMEOUT", OPT_TIMEOUT},
+        {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
+    };
+    for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        const char *v = getenv(vars[i].name);
+        if (v != NULL && *v != '\0' && !apply_option(o, vars[i].opt, v))
+            return false;
+    }
+    return true;
+}
+
+/* Parses flags after the command. Returns 0 to go on, 1 when help was printed, 2 on error. */
+static int parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
+{
+    memset(o, 0, sizeof(*o));
+    http_config_default(&o->http);
+    o->app_path = env_or("FROTH_APP", DEFAULT_APP);
+    o->db_url = env_or("FROTH_DB", DEFAULT_DB);
+    o->log_level = LOG_LEVEL_INFO;
+    o->drain_ms = 10000;
+    if (!load_env(o))
+        return 2;
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+        if (opt == 'h' || opt == OPT_HELP) {
+            help(stdout);
+            return 1;
+        }
+        if (opt == '?' || opt == ':') {
+            fprintf(stderr, "froth: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
+            help(stderr);
+            return 2;
+        }
+        if (!apply_option(o, opt, optarg))
+            return 2;
+    }
+    return 0;
+}
+
+static void print_app_errors(const char *path, const app_errors_t *errors)
+{
+    for (size_t i = 0; i < errors->count; i++) {
+        const app_error_t *e = &errors->items[i];
+        fprintf(stderr, "%s: %s%s%s\n", path, e->path, e->path[0] != '\0' ? ": " : "", e->message);
+    }
+}
+
+static int load_app(const char *path, app_t **app)
+{
+    app_errors_t errors = {0};
+    err_t err = app_load_file(path, app, &errors);
+    if (err != ERR_OK) {
+        print_app_errors(path, &errors);
+        if (errors.count == 0)
+            fprintf(stderr, "froth: cannot load %s: %s\n", path, err_name(err));
+        else
+            fprintf(stderr, "froth: %zu error%s in %s\n", errors.count, errors.count == 1 ? "" : "s",
+                    path);
+        app_errors_free(&errors);
+        return 1;
+    }
+    app_errors_free(&errors);
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_options(argc, argv, &o, usage_serve);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    app_t *app;
+    if (load_app(o.app_path, &app) != 0)
+        return 1;
+    printf("%s: ok (%zu types, %zu option sets, %zu workflows)\n", o.app_path, app->ntypes,
+           app->noption_sets, app->nworkflows);
+    app_free(app);
+    return 0;
+}
+
+static int open_store(const char *url, store_t **store)
+{
+    char msg[512] = "";
+    store_options_t so = {0};
+    err_t err = store_open(url, &so, store, msg, sizeof(msg));
+    if (err != ERR_OK) {
+        fprintf(stderr, "froth: cannot open database %s: %s\n", url, msg[0] ? msg : err_name(err));
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_options(argc, argv, &o, usage_serve);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    app_t *app;
+    store_t *store;
+    if (load_app(o.app_path, &app) != 0)
+        return 1;
+    if (open_store(o.db_url, &store) != 0) {
+        app_free(app);
+        return 1;
+    }
+    char msg[512] = "";
+    err_t err = store_migrate(store, app, msg, sizeof(msg));
+    if (err != ERR_OK)
+        fprintf(stderr, "froth: migration failed: %s\n", msg[0] ? msg : err_name(err));
+    else
+        printf("%s: schema is up to date\n", o.db_url);
+    store_close(store);
+    app_free(app);
+    return err == ERR_OK ? 0 : 1;
+}
+
+static int admin_create(store_conn_t *conn, const char *label)
+{
+    if (label == NULL || label[0] == '\0' || strlen(label) > 100) {
+        fprintf(stderr, "froth: admin-token create needs --label NAME (1 to 100 characters)\n");
+        return 2;
+    }
+    char token[AUTH_TOKEN_SIZE];
+    err_t err = auth_admin_token_create(conn, label, clock_now_ms(), token);
+    if (err == ERR_CONFLICT) {
+        fprintf(stderr, "froth: an admin token labelled \"%s\" already exists; revoke it first\n",
+                label);
+        return 1;
+    }
+    if (err != ERR_OK) {
+        fprintf(stderr, "froth: cannot create the admin token: %s\n", err_name(err));
+        return 1;
+    }
+    fprintf(stderr, "admin token \"%s\" created; it is shown only once:\n", label);
+    printf("%s\n", token);
+    sodium_memzero(token, sizeof(token));
+    return 0;
+}
+
+static int admin_list(store_conn_t *conn)
+{
+    arena_t *arena = arena_new(4096, 64 << 20);
+    store_admin_token_t *tokens;
+    size_t n;
+    err_t err = arena == NULL ? ERR_NOMEM : store_admin_token_list(conn, arena, &tokens, &n);
+    if (err != ERR_OK) {
+        fprintf(stderr, "froth: cannot list admin tokens: %s\n", err_name(err));
+        arena_free(arena);
+        return 1;
+    }
+    printf("%-32s  %-24s  %s\n", "LABEL", "CREATED", "LAST USED");
+    for (size_t i = 0; i < n; i++) {
+        char created[32], used[32] = "never";
+        clock_format_iso(tokens[i].created_ms, created);
+        if (tokens[i].last_used_ms > 0)
+            clock_format_iso(tokens[i].last_used_ms, used);
+        printf("%-32s  %-24s  %s\n", tokens[i].label, created, used);
+    }
+    arena_free(arena);
+    return 0;
+}
+
+static int admin_revoke(store_conn_t *conn, const char *label)
+{
+    err_t err = store_admin_token_revoke(conn, label);
+    if (err == ERR_NOT_FOUND) {
+        fprintf(stderr, "froth: no admin token is labelled \"%s\"; see froth admin-token list\n",
+                label);
+        return 1;
+    }
+    if (err != ERR_OK) {
+        fprintf(stderr, "froth: cannot revoke the admin token: %s\n", err_name(err));
+        return 1;
+    }
+    printf("admin token \"%s\" revoked\n", label);
+    return 0;
+}
+
+static int cmd_admin_token(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage_admin_token(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *sub = argv[1];
+    options_t o;
+    int rc = parse_options(argc - 1, argv + 1, &o, usage_admin_token);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    const char *name = optind < argc - 1 ? argv[1 + optind] : NULL;
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) {
+        fprintf(stderr, "froth: unknown admin-token command \"%s\"\n", sub);
+        usage_admin_token(stderr);
+        return 2;
+    }
+    if (strcmp(sub, "revoke") == 0 && name == NULL) {
+        fprintf(stderr, "froth: admin-token revoke needs the label of the token\n");
+        return 2;
+    }
+    if (auth_init(1) != ERR_OK) {
+        fprintf(stderr, "froth: cannot initialise the crypto library\n");
+        return 1;
+    }
+    store_t *store;
+    if (open_store(o.db_url, &store) != 0)
+        return 1;
+    char msg[512] = "";
+    store_conn_t *conn = NULL;
+    err_t err = store_migrate_internal(store, msg, sizeof(msg));
+    if (err == ERR_OK)
+        err = store_acquire(store, &conn);
+    if (err != ERR_OK) {
+        fprintf(stderr, "froth: cannot prepare the database: %s\n", msg[0] ? msg : err_name(err));
+        store_close(store);
+        return 1;
+    }
+    if (strcmp(sub, "create") == 0)
+        rc = admin_create(conn, o.label);
+    else if (strcmp(sub, "list") == 0)
+        rc = admin_list(conn);
+    else
+        rc = admin_revoke(conn, name);
+    store_release(conn);
+    store_close(store);
+    return rc;
+}
+
+static unsigned default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 && cores < 256 ? (unsigned)cores * 2 : 4;
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    options_t o;
+    int rc = parse_options(argc, argv, &o, usage_serve);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    if (getenv("FROTH_THREADS") == NULL && o.http.threads == 0)
+        o.http.threads = default_threads();
+    log_init(o.log_level, o.log_json);
+
+    /* Every thread started from here on inherits the blocked signals, so only sigwait below
+     * sees SIGINT and SIGTERM. A client that goes away must not kill the process. */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (auth_init(cores > 0 ? (unsigned)cores : 1) != ERR_OK) {
+        LOG_ERROR("crypto library failed to initialise", "%s", "");
+        return 1;
+    }
+    app_t *app;
+    if (load_app(o.app_path, &app) != 0)
+        return 1;
+    store_t *store;
+    if (open_store(o.db_url, &store) != 0) {
+        app_free(app);
+        return 1;
+    }
+    char msg[512] = "";
+    if (store_migrate(store, app, msg, sizeof(msg)) != ERR_OK) {
+        fprintf(stderr, "froth: migration failed: %s\n", msg);
+        store_close(store);
+        app_free(app);
+        return 1;
+    }
+
+    api_t api = {.app = app, .store = store, .env_name = "live"};
+    http_server_t *server;
+    if (http_server_start(&o.http, api_handle, &api, &server) != ERR_OK) {
+        fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
+        store_close(store);
+        app_free(app);
+        return 1;
+    }
+    LOG_INFO("froth started", "version=%s app=%s db=%s host=%s port=%u threads=%u max_body=%zu",
+             FROTH_VERSION, log_quote(o.app_path), log_quote(o.db_url), o.http.host,
+             http_server_port(server), o.http.threads, o.http.max_body);
+
+    int sig = 0;
+    while (sigwait(&stop_signals, &sig) != 0) {
+    }
+    LOG_INFO("froth stopping", "signal=%d drain_ms=%u", sig, o.drain_ms);
+    http_server_stop(server, o.drain_ms);
+    store_close(store);
+    app_free(app);
+    LOG_INFO("froth stopped", "%s", "");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("froth %s\n", FROTH_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "check") == 0)
+        return cmd_check(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "admin-token") == 0)
+        return cmd_admin_token(argc - 1, argv + 1);
+    fprintf(stderr, "froth: unknown command \"%s\"\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,452 @@
+/* Runs workflow actions in one transaction. */
+#include "workflow/workflow.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/ids.h"
+#include "core/log.h"
+#include "expr/expr.h"
+#include "privacy/privacy.h"
+
+/* Bubble caps lists returned by a workflow at 50 items. */
+#define RETURN_LIST_MAX 50
+
+typedef struct {
+    const wf_ctx_t *ctx;
+    const app_workflow_t *wf;
+    privacy_ctx_t pctx;
+    expr_env_t env;
+    value_t *steps;
+    const char *user_id; /* Current User: changes after sign_up or log_in */
+    char user_buf[40];
+    wf_result_t *out;
+} run_t;
+
+static void fail(run_t *r, int status, const char *code, const char *message)
+{
+    r->out->status = WF_FAILED;
+    r->out->http_status = status;
+    r->out->code = code;
+    r->out->message = message;
+}
+
+static void set_current_user(run_t *r, const char *id, size_t n)
+{
+    snprintf(r->user_buf, sizeof(r->user_buf), "%.*s", (int)n, id);
+    r->user_id = r->user_buf;
+    r->pctx.user_id = r->user_buf;
+    r->env.user_id = r->user_buf;
+}
+
+static err_t eval(run_t *r, const expr_t *e, value_t *out)
+{
+    if (e == NULL) {
+        *out = value_null();
+        return ERR_OK;
+    }
+    return expr_eval(e, &r->env, out);
+}
+
+static err_t eval_text(run_t *r, const expr_t *e, const char **s, size_t *n)
+{
+    value_t v;
+    err_t err = eval(r, e, &v);
+    if (err != ERR_OK)
+        return err;
+    *s = v.kind == VAL_TEXT ? v.u.s.p : "";
+    *n = v.kind == VAL_TEXT ? v.u.s.n : 0;
+    return ERR_OK;
+}
+
+/* Evaluates set bindings into a values array for the type; fields not bound stay as they are. */
+static err_t apply_bindings(run_t *r, const app_binding_t *set, size_t nset, value_t *values,
+                            bool *mask)
+{
+    for (size_t i = 0; i < nset; i++) {
+        value_t v;
+        err_t err = eval(r, set[i].value, &v);
+        if (err != ERR_OK)
+            return err;
+        values[set[i].field] = v;
+        if (mask != NULL)
+            mask[set[i].field] = true;
+    }
+    return ERR_OK;
+}
+
+static err_t new_thing_values(run_t *r, const app_type_t *type, value_t **values)
+{
+    *values = arena_calloc(r->ctx->arena, type->nfields, sizeof(value_t));
+    char *id = arena_alloc(r->ctx->arena, ID_SIZE);
+    if (*values == NULL || id == NULL)
+        return ERR_NOMEM;
+    id_generate(id);
+    (*values)[0] = value_text(id, strlen(id));
+    (*values)[1] = value_date(r->ctx->now_ms);
+    (*values)[2] = value_date(r->ctx->now_ms);
+    if (r->user_id != NULL)
+        (*values)[3] = value_text(r->user_id, strlen(r->user_id));
+    return ERR_OK;
+}
+
+static err_t issue_token(run_t *r, const app_action_t *a, const char *user_id)
+{
+    bool stay = false;
+    if (a->stay_logged_in != NULL) {
+        err_t err = expr_eval_bool(a->stay_logged_in, &r->env, &stay);
+        if (err != ERR_OK)
+            return err;
+    }
+    int64_t lifetime;
+    err_t err = auth_session_create(r->ctx->conn, user_id, stay, false, r->ctx->now_ms,
+                                    r->out->token, &lifetime);
+    if (err != ERR_OK)
+        return err;
+    r->out->has_token = true;
+    r->out->user_id = arena_strdup(r->ctx->arena, user_id);
+    r->out->expires_s = lifetime;
+    return ERR_OK;
+}
+
+static err_t do_sign_up(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    const char *email, *password;
+    size_t email_n, password_n;
+    err_t err = eval_text(r, a->email, &email, &email_n);
+    if (err == ERR_OK)
+        err = eval_text(r, a->password, &password, &password_n);
+    if (err != ERR_OK)
+        return err;
+    char norm[256];
+    if (auth_email_normalize(email, email_n, norm, sizeof(norm)) != ERR_OK) {
+        fail(r, 400, "NOT_VALID_EMAIL", "The email address is not valid");
+        return ERR_OK;
+    }
+    if (password_n == 0 || password_n > AUTH_PASSWORD_MAX) {
+        fail(r, 400, "INVALID_PASSWORD", "The password must be between 1 and 4096 bytes");
+        return ERR_OK;
+    }
+    value_t *values;
+    err = new_thing_values(r, users, &values);
+    if (err != ERR_OK)
+        return err;
+    values[3] = values[0]; /* a user who signs up is their own creator */
+    while (email_n > 0 && (*email == ' ' || *email == '\t')) {
+        email++;
+        email_n--;
+    }
+    while (email_n > 0 && (email[email_n - 1] == ' ' || email[email_n - 1] == '\t'))
+        email_n--;
+    values[5] = value_text(email, email_n);
+    err = apply_bindings(r, a->set, a->nset, values, NULL);
+    if (err != ERR_OK)
+        return err;
+
+    char hash[AUTH_HASH_SIZE];
+    err = auth_password_hash(password, password_n, hash);
+    if (err != ERR_OK)
+        return err;
+    err = store_insert(r->ctx->conn, users, values, hash);
+    sodium_memzero(hash, sizeof(hash));
+    if (err == ERR_CONFLICT) {
+        fail(r, 400, "USED_EMAIL", "This email is already in use");
+        return ERR_OK;
+    }
+    if (err != ERR_OK)
+        return err;
+    LOG_INFO("user signed up", "new_user_id=%.*s", (int)values[0].u.s.n, values[0].u.s.p);
+    set_current_user(r, values[0].u.s.p, values[0].u.s.n);
+    *result = values[0];
+    return issue_token(r, a, r->user_id);
+}
+
+/* Unknown emails and wrong passwords get the same answer and cost the same hash, so the
+ * response does not reveal which emails have accounts; the log records the real reason. */
+static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    const char *email, *password;
+    size_t email_n, password_n;
+    err_t err = eval_text(r, a->email, &email, &email_n);
+    if (err == ERR_OK)
+        err = eval_text(r, a->password, &password, &password_n);
+    if (err != ERR_OK)
+        return err;
+    char norm[256];
+    char *id = NULL, *hash = NULL;
+    bool known = auth_email_normalize(email, email_n, norm, sizeof(norm)) == ERR_OK;
+    if (known) {
+        err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash);
+        if (err == ERR_NOT_FOUND)
+            known = false;
+        else if (err != ERR_OK)
+            return err;
+    }
+    bool ok = false;
+    if (password_n > AUTH_PASSWORD_MAX)
+        password_n = AUTH_PASSWORD_MAX;
+    err = auth_password_verify(known ? hash : NULL, password, password_n, &ok);
+    if (err != ERR_OK)
+        return err;
+    if (!known || !ok) {
+        LOG_INFO("login failed", "reason=%s", known ? "wrong_password" : "unknown_email");
+        fail(r, 400, "INVALID_LOGIN_CREDENTIALS", "We didn't find an account with those credentials");
+        return ERR_OK;
+    }
+    set_current_user(r, id, strlen(id));
+    *result = value_text(r->user_id, strlen(r->user_id));
+    return issue_token(r, a, id);
+}
+
+static err_t do_log_out(run_t *r)
+{
+    const auth_caller_t *caller = r->ctx->caller;
+    if (caller->kind != CALLER_USER)
+        return ERR_OK;
+    err_t err = auth_session_revoke(r->ctx->conn, caller->token_hash);
+    if (err == ERR_NOT_FOUND)
+        return ERR_OK;
+    if (err == ERR_OK)
+        LOG_INFO("user logged out", "logged_out_user=%s", caller->user_id);
+    return err;
+}
+
+static err_t do_create(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_type_t *type = &r->ctx->app->types[a->type];
+    value_t *values;
+    err_t err = new_thing_values(r, type, &values);
+    if (err == ERR_OK)
+        err = apply_bindings(r, a->set, a->nset, values, NULL);
+    if (err == ERR_OK)
+        err = store_insert(r->ctx->conn, type, values, NULL);
+    if (err == ERR_CONFLICT) {
+        fail(r, 400, "USED_EMAIL", "This email is already in use");
+        return ERR_OK;
+    }
+    if (err != ERR_OK)
+        return err;
+    *result = values[0];
+    return ERR_OK;
+}
+
+/* Loads the thing an action names; fails the run with a 400 when it is empty or gone. */
+static err_t load_target(run_t *r, const app_action_t *a, const app_type_t **type,
+                         store_row_t *row, bool *found)
+{
+    value_t v;
+    *found = false;
+    err_t err = eval(r, a->thing, &v);
+    if (err != ERR_OK)
+        return err;
+    *type = &r->ctx->app->types[a->thing->type.ref_type];
+    if (v.kind != VAL_TEXT) {
+        fail(r, 400, "ERROR", "The thing to change is empty");
+        return ERR_OK;
+    }
+    char *id = arena_strndup(r->ctx->arena, v.u.s.p, v.u.s.n);
+    if (id == NULL)
+        return ERR_NOMEM;
+    err = store_get(r->ctx->conn, *type, id, NULL, r->ctx->arena, row);
+    if (err == ERR_NOT_FOUND) {
+        fail(r, 400, "ERROR", "The thing to change no longer exists");
+        return ERR_OK;
+    }
+    if (err == ERR_OK)
+        *found = true;
+    return err;
+}
+
+static err_t do_make_changes(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_type_t *type;
+    store_row_t row;
+    bool found;
+    err_t err = load_target(r, a, &type, &row, &found);
+    if (err != ERR_OK || !found)
+        return err;
+    bool *mask = arena_calloc(r->ctx->arena, type->nfields, sizeof(bool));
+    if (mask == NULL)
+        return ERR_NOMEM;
+    err = apply_bindings(r, a->set, a->nset, row.values, mask);
+    if (err != ERR_OK)
+        return err;
+    row.values[2] = value_date(r->ctx->now_ms);
+    mask[2] = true;
+    err = store_update(r->ctx->conn, type, row.values[0].u.s.p, mask, row.values);
+    if (err == ERR_CONFLICT) {
+        fail(r, 400, "USED_EMAIL", "This email is already in use");
+        return ERR_OK;
+    }
+    if (err != ERR_OK)
+        return err;
+    *result = row.values[0];
+    return ERR_OK;
+}
+
+static err_t do_delete(run_t *r, const app_action_t *a)
+{
+    const app_type_t *type;
+    store_row_t row;
+    bool found;
+    err_t err = load_target(r, a, &type, &row, &found);
+    if (err != ERR_OK || !found)
+        return err;
+    return store_delete(r->ctx->conn, type, row.values[0].u.s.p);
+}
+
+/* Keeps at most RETURN_LIST_MAX items of a returned list. */
+static value_t cap_list(run_t *r, value_t v)
+{
+    if (v.kind != VAL_JSON || v.u.s.n == 0 || v.u.s.p[0] != '[')
+        return v;
+    size_t items = 1, depth = 0;
+    bool in_string = false;
+    for (size_t i = 1; i + 1 < v.u.s.n; i++) {
+        char c = v.u.s.p[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        if (c == '"')
+            in_string = true;
+        else if (c == '{' || c == '[')
+            depth++;
+        else if (c == '}' || c == ']')
+            depth--;
+        else if (c == ',' && depth == 0 && ++items > RETURN_LIST_MAX) {
+            char *p = arena_strndup(r->ctx->arena, v.u.s.p, i + 1);
+            if (p == NULL)
+                return v;
+            p[i] = ']';
+            return value_json(p, i + 1);
+        }
+    }
+    return v;
+}
+
+static err_t do_return_data(run_t *r, const app_action_t *a)
+{
+    size_t n = r->out->noutputs + a->ndata;
+    wf_output_t *outs = arena_calloc(r->ctx->arena, n, sizeof(*outs));
+    if (outs == NULL)
+        return ERR_NOMEM;
+    if (r->out->noutputs > 0)
+        memcpy(outs, r->out->outputs, r->out->noutputs * sizeof(*outs));
+    for (size_t i = 0; i < a->ndata; i++) {
+        wf_output_t *o = &outs[r->out->noutputs + i];
+        o->key = a->data[i].key;
+        o->type = a->data[i].value->type;
+        err_t err = eval(r, a->data[i].value, &o->value);
+        if (err != ERR_OK)
+            return err;
+        o->value = cap_list(r, o->value);
+    }
+    r->out->outputs = outs;
+    r->out->noutputs = n;
+    return ERR_OK;
+}
+
+static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
+{
+    switch (a->kind) {
+    case ACT_SIGN_UP:
+        return do_sign_up(r, a, result);
+    case ACT_LOG_IN:
+        return do_log_in(r, a, result);
+    case ACT_LOG_OUT:
+        return do_log_out(r);
+    case ACT_CREATE_THING:
+        return do_create(r, a, result);
+    case ACT_MAKE_CHANGES:
+        return do_make_changes(r, a, result);
+    case ACT_DELETE_THING:
+        return do_delete(r, a);
+    case ACT_RETURN_DATA:
+        return do_return_data(r, a);
+    }
+    return ERR_INTERNAL;
+}
+
+static err_t run_steps(run_t *r)
+{
+    const app_workflow_t *wf = r->wf;
+    for (size_t i = 0; i < wf->nactions; i++) {
+        const app_action_t *a = &wf->actions[i];
+        r->env.steps = r->steps;
+        if (a->only_when != NULL) {
+            bool go = false;
+            err_t err = expr_eval_bool(a->only_when, &r->env, &go);
+            if (err != ERR_OK)
+                return err;
+            if (!go)
+                continue;
+        }
+        err_t err = run_action(r, a, &r->steps[i]);
+        if (err != ERR_OK || r->out->status != WF_DONE)
+            return err;
+    }
+    return ERR_OK;
+}
+
+err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *params,
+             wf_result_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    run_t r = {.ctx = ctx, .wf = wf, .out = out};
+    r.steps = arena_calloc(ctx->arena, wf->nactions + 1, sizeof(value_t));
+    if (r.steps == NULL)
+        return ERR_NOMEM;
+    const auth_caller_t *caller = ctx->caller;
+    r.pctx = (privacy_ctx_t){
+        .app = ctx->app,
+        .conn = ctx->conn,
+        .arena = ctx->arena,
+        .user_id = caller->kind == CALLER_USER ? caller->user_id : NULL,
+        .is_admin = caller->kind == CALLER_ADMIN,
+        .bypass = caller->kind == CALLER_ADMIN || wf->ignore_privacy,
+        .now_ms = ctx->now_ms,
+    };
+    r.user_id = r.pctx.user_id;
+    privacy_env_for_reads(&r.pctx, &r.env);
+    r.env.params = params;
+    r.env.steps = r.steps;
+
+    if (wf->only_when != NULL) {
+        bool go = false;
+        err_t err = expr_eval_bool(wf->only_when, &r.env, &go);
+        if (err != ERR_OK)
+            return err;
+        if (!go) {
+            out->status = WF_NOT_RUN;
+            return ERR_OK;
+        }
+    }
+
+    /* NOTE: the transaction also spans password hashing in sign_up and log_in steps, so a login
+     * holds the SQLite write lock for the length of one argon2id hash. */
+    err_t err = store_begin(ctx->conn, true);
+    if (err != ERR_OK)
+        return err;
+    err = run_steps(&r);
+    if (err != ERR_OK || out->status != WF_DONE) {
+        store_rollback(ctx->conn);
+        if (out->has_token) {
+            sodium_memzero(out->token, sizeof(out->token));
+            out->has_token = false;
+        }
+        return err;
+    }
+    err = store_commit(ctx->conn);
+    if (err != ERR_OK) {
+        sodium_memzero(out->token, sizeof(out->token));
+        out->has_token = false;
+    }
+    return err;
+}
