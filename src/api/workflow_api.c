@@ -94,11 +94,14 @@ static bool open_body_or_reply(params_src_t *src)
     if (src->wf->method_get || req->body_len == 0)
         return true;
     const char *ct = http_header(req, "Content-Type");
-    if (content_type_is(ct, "application/x-www-form-urlencoded")) {
+    const char *first = req->body + strspn(req->body, " \t\r\n");
+    /* curl -d sends JSON labelled as a form; a body that opens like an object is read as JSON. */
+    if (content_type_is(ct, "application/x-www-form-urlencoded") && *first != '{') {
         src->form = req->body;
         return true;
     }
-    if (ct != NULL && !content_type_is(ct, "application/json") && !content_type_is(ct, "text/plain")) {
+    if (ct != NULL && !content_type_is(ct, "application/json") && !content_type_is(ct, "text/plain") &&
+        !content_type_is(ct, "application/x-www-form-urlencoded")) {
         api__reply_envelope(call, 400, "ERROR",
                             "Unsupported Content-Type %s: send application/json or "
                             "application/x-www-form-urlencoded", ct);

@@ -49,7 +49,7 @@ typedef enum {
 
 typedef struct {
     const char *name;   /* display name: the JSON key on the wire */
-    const char *id;     /* Bubble's internal id, e.g. "unit_name_text", "owner_custom_user" */
+    const char *id;     /* Bubble's internal id, e.g. "unit_name_text", "owner_user" */
     const char *squashed; /* lowercase, spaces removed: "unitname" */
     const char *column; /* SQL column name, always [a-z0-9_] */
     app_vtype_t type;
@@ -129,7 +129,8 @@ typedef struct {
     struct expr *password;
     struct expr *stay_logged_in; /* yes/no; NULL = no */
     struct expr *two_factor_code;
-    /* create_thing: the type; make_changes and delete_thing: the thing expression */
+    /* create_thing: the type; make_changes and delete_thing: the thing expression and its type.
+     * type is -1 for the other kinds. */
     int type;
     struct expr *thing;
     app_binding_t *set;          /* create_thing and make_changes */

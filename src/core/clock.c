@@ -129,9 +129,11 @@ static err_t parse_iso(const char *p, const char *end, int64_t *ms)
             int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
             if (!digits(&p, end, 2, &oh))
                 return ERR_INVALID;
-            if (p < end && *p == ':')
+            /* Minutes are optional ("+02"), but a colon must be followed by them. */
+            bool colon = p < end && *p == ':';
+            if (colon)
                 p++;
-            if (p < end && !digits(&p, end, 2, &om))
+            if ((colon || p < end) && !digits(&p, end, 2, &om))
                 return ERR_INVALID;
             if (oh > 23 || om > 59)
                 return ERR_INVALID;

@@ -90,6 +90,16 @@ static void append_context(char *line, size_t size, size_t *o)
     }
 }
 
+/* Adds a snprintf result to *o but never past the last byte of a buffer of the given size, because
+ * snprintf returns the length it wanted to write, not what fitted. */
+static void advance(size_t *o, int written, size_t size)
+{
+    if (written > 0)
+        *o += (size_t)written;
+    if (*o > size - 1)
+        *o = size - 1;
+}
+
 /* Converts a finished logfmt line into a JSON object. Values are already quoted or bare tokens,
  * so each key=value pair maps to "key":value with bare values quoted. */
 static void write_json(const char *logfmt)
@@ -108,7 +118,8 @@ static void write_json(const char *logfmt)
         if (!first)
             out[o++] = ',';
         first = false;
-        o += (size_t)snprintf(out + o, sizeof(out) - o, "\"%.*s\":", (int)(eq - p), p);
+        advance(&o, snprintf(out + o, sizeof(out) - o, "\"%.*s\":", (int)(eq - p), p),
+                sizeof(out));
         p = eq + 1;
         if (*p == '"') {
             const char *q = p + 1;
@@ -133,10 +144,14 @@ static void write_json(const char *logfmt)
             const char *q = p;
             while (*q != '\0' && *q != ' ')
                 q++;
-            o += (size_t)snprintf(out + o, sizeof(out) - o, "\"%.*s\"", (int)(q - p), p);
+            advance(&o, snprintf(out + o, sizeof(out) - o, "\"%.*s\"", (int)(q - p), p),
+                    sizeof(out));
             p = q;
         }
     }
+    /* A long unquoted key or value can fill the buffer, and then the line is cut, not overrun. */
+    if (o > sizeof(out) - 2)
+        o = sizeof(out) - 2;
     out[o++] = '}';
     out[o++] = '\n';
     fwrite(out, 1, o, stderr);

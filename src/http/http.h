@@ -64,7 +64,7 @@ typedef struct {
 void http_config_default(http_config_t *config);
 
 /* Starts listening and serving. Returns ERR_IO with a logged reason when the address cannot be
- * bound. */
+ * bound, and ERR_INVALID when host is not an IPv4 or IPv6 literal. */
 err_t http_server_start(const http_config_t *config, http_handler_fn handler, void *ctx,
                         http_server_t **out) WARN_UNUSED;
 

@@ -1,0 +1,627 @@
+/* SQL text for the store's statements about things, shared by every backend.
+ *
+ * Identifiers come only from the app model and are checked and quoted here. Values never enter
+ * the text: each becomes a placeholder and a parameter that the backend binds. Where dialects
+ * differ, store__dialect_t supplies the fragment. Running the statements is the backend's job.
+ */
+#include "store/store_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+void store__sql_init(store__sql_t *q, const store__dialect_t *dialect)
+{
+    memset(q, 0, sizeof(*q));
+    q->dialect = dialect;
+    q->next_alias = 1; /* t0 is the statement's own table */
+    sbuf_init(&q->sql, STORE__MAX_SQL);
+}
+
+void store__sql_deinit(store__sql_t *q)
+{
+    sbuf_deinit(&q->sql);
+    free(q->params);
+    q->params = NULL;
+    q->nparams = 0;
+    q->cap = 0;
+}
+
+err_t store__sql_error(const store__sql_t *q)
+{
+    return q->err != ERR_OK ? q->err : sbuf_error(&q->sql);
+}
+
+void store__sql_fail(store__sql_t *q, err_t err)
+{
+    if (q->err == ERR_OK)
+        q->err = err;
+}
+
+static bool failed(const store__sql_t *q)
+{
+    return store__sql_error(q) != ERR_OK;
+}
+
+/* Rejects a condition or query that cannot be rendered. The reason goes to the log because the
+ * caller only sees ERR_INVALID; it names no value, since values may be private. */
+static void reject(store__sql_t *q, const char *reason)
+{
+    if (q->err == ERR_OK)
+        LOG_WARN("store statement rejected", "reason=%s", log_quote(reason));
+    store__sql_fail(q, ERR_INVALID);
+}
+
+void store__sql_puts(store__sql_t *q, const char *s)
+{
+    if (!failed(q))
+        sbuf_puts(&q->sql, s);
+}
+
+static bool ident_valid(const char *name)
+{
+    size_t n = 0;
+    for (; name[n] != '\0'; n++) {
+        char c = name[n];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return false;
+    }
+    return n > 0 && n <= STORE__MAX_IDENT;
+}
+
+void store__sql_ident(store__sql_t *q, const char *name)
+{
+    if (failed(q))
+        return;
+    if (name == NULL || !ident_valid(name)) {
+        reject(q, "identifier is not 1 to 128 characters of [a-z0-9_]");
+        return;
+    }
+    sbuf_putc(&q->sql, '"');
+    sbuf_puts(&q->sql, name);
+    sbuf_putc(&q->sql, '"');
+}
+
+void store__sql_param(store__sql_t *q, value_t v)
+{
+    if (failed(q))
+        return;
+    if (q->nparams >= STORE__MAX_PARAMS) {
+        reject(q, "too many parameters");
+        return;
+    }
+    if (q->nparams == q->cap) {
+        size_t cap = q->cap == 0 ? 16 : q->cap * 2;
+        value_t *grown = realloc(q->params, cap * sizeof(*grown));
+        if (grown == NULL) {
+            store__sql_fail(q, ERR_NOMEM);
+            return;
+        }
+        q->params = grown;
+        q->cap = cap;
+    }
+    q->params[q->nparams++] = store__stored_value(v);
+    q->dialect->placeholder(&q->sql, q->nparams);
+}
+
+static value_t cstr_value(const char *s)
+{
+    return s == NULL ? value_null() : value_text(s, strlen(s));
+}
+
+static void alias_ref(store__sql_t *q, char letter, unsigned alias)
+{
+    if (!failed(q))
+        sbuf_printf(&q->sql, "%c%u", letter, alias);
+}
+
+static void column(store__sql_t *q, unsigned alias, const app_field_t *field)
+{
+    alias_ref(q, 't', alias);
+    store__sql_puts(q, ".");
+    store__sql_ident(q, store__column_name(field));
+}
+
+/* ---- Conditions ------------------------------------------------------------------------- */
+
+/* Where a condition is rendered: the type it tests, that table's alias, how deep in the tree it
+ * sits, and whether an odd number of enclosing NOTs applies to it. */
+typedef struct {
+    const app_type_t *type;
+    unsigned alias;
+    unsigned depth;
+    bool negated;
+} scope_t;
+
+/* Groups longer than this are split in two, recursively. A flat "a OR b OR c ..." parses into a
+ * chain as deep as the list is long, and SQLite rejects expression trees deeper than 1000 by
+ * default; every split costs a level of parentheses, so short groups stay flat. */
+#define FLAT_KIDS 256
+
+static void cond(store__sql_t *q, scope_t s, const store_cond_t *c);
+
+static bool field_usable(store__sql_t *q, scope_t s, const app_field_t *field)
+{
+    if (field == NULL || !store__field_of(s.type, field)) {
+        reject(q, "condition field is not a field of the type searched");
+        return false;
+    }
+    return true;
+}
+
+static bool is_list(const app_field_t *field)
+{
+    return field->builtin == BUILTIN_NONE && field->type.is_list;
+}
+
+static void literal(store__sql_t *q, bool value)
+{
+    store__sql_puts(q, value ? q->dialect->true_sql : q->dialect->false_sql);
+}
+
+/* A negated leaf is wrapped so that an unknown (NULL) result becomes true: "not (due < X)"
+ * holds for a thing with no due date, as "due < X" does not. */
+static void wrap_open(store__sql_t *q, scope_t s)
+{
+    if (s.negated)
+        store__sql_puts(q, "(");
+}
+
+static void wrap_close(store__sql_t *q, scope_t s)
+{
+    if (!s.negated)
+        return;
+    store__sql_puts(q, ")");
+    store__sql_puts(q, q->dialect->is_not_true);
+}
+
+static void kid_range(store__sql_t *q, scope_t s, const store_cond_t *c, size_t lo, size_t hi,
+                      const char *op)
+{
+    store__sql_puts(q, "(");
+    if (hi - lo <= FLAT_KIDS) {
+        for (size_t i = lo; i < hi && !failed(q); i++) {
+            if (i > lo)
+                store__sql_puts(q, op);
+            cond(q, s, c->kids[i]);
+        }
+    } else {
+        const size_t mid = lo + (hi - lo) / 2;
+        kid_range(q, s, c, lo, mid, op);
+        store__sql_puts(q, op);
+        kid_range(q, s, c, mid, hi, op);
+    }
+    store__sql_puts(q, ")");
+}
+
+/* Under a NOT, AND becomes OR of negated kids and the other way round (De Morgan). */
+static void group(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    const bool all = (c->kind == COND_AND) != s.negated;
+    if (c->nkids == 0) {
+        literal(q, all);
+        return;
+    }
+    if (c->kids == NULL) {
+        reject(q, "condition group has no kids array");
+        return;
+    }
+    s.depth++;
+    if (c->nkids == 1)
+        cond(q, s, c->kids[0]);
+    else
+        kid_range(q, s, c, 0, c->nkids, all ? " AND " : " OR ");
+}
+
+/* NOT is pushed down to the leaves rather than wrapped around its operand. SQLite 3.40's parser
+ * has a fixed stack of 100 entries, and each wrapped level would cost two of them. */
+static void negation(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (c->nkids != 1 || c->kids == NULL) {
+        reject(q, "negation needs exactly one kid");
+        return;
+    }
+    s.depth++;
+    s.negated = !s.negated;
+    cond(q, s, c->kids[0]);
+}
+
+/* EQ and NE use the NULL-safe operators where an empty field must match: NE holds for an empty
+ * field, "= empty" means "is empty", and a negated EQ is an NE. */
+static const char *comparison_operator(const store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    static const char *const ordered[] = {
+        [CMP_LT] = " < ", [CMP_LE] = " <= ", [CMP_GT] = " > ", [CMP_GE] = " >= "};
+    const bool null_value = store__stored_value(c->value).kind == VAL_NULL;
+    switch (c->op) {
+    case CMP_EQ:
+        if (s.negated)
+            return q->dialect->is_not_op;
+        return null_value ? q->dialect->is_op : " = ";
+    case CMP_NE:
+        return s.negated ? q->dialect->is_op : q->dialect->is_not_op;
+    case CMP_LT:
+    case CMP_LE:
+    case CMP_GT:
+    case CMP_GE:
+        return ordered[c->op];
+    }
+    return NULL;
+}
+
+static void comparison(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    const char *op = comparison_operator(q, s, c);
+    if (op == NULL) {
+        reject(q, "unknown comparison operator");
+        return;
+    }
+    const bool wrapped = c->op != CMP_EQ && c->op != CMP_NE;
+    scope_t leaf = s;
+    leaf.negated = s.negated && wrapped;
+    wrap_open(q, leaf);
+    column(q, s.alias, c->field);
+    store__sql_puts(q, op);
+    store__sql_param(q, c->value);
+    wrap_close(q, leaf);
+}
+
+/* Lists are stored as NULL when empty, but "[]" written by another tool counts as empty too. */
+static void emptiness(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    const bool empty = (c->kind == COND_IS_EMPTY) != s.negated;
+    if (!is_list(c->field)) {
+        column(q, s.alias, c->field);
+        store__sql_puts(q, empty ? " IS NULL" : " IS NOT NULL");
+        return;
+    }
+    store__sql_puts(q, "(");
+    column(q, s.alias, c->field);
+    store__sql_puts(q, empty ? " IS NULL OR " : " IS NOT NULL AND ");
+    column(q, s.alias, c->field);
+    store__sql_puts(q, empty ? " = '[]')" : " <> '[]')");
+}
+
+/* Opens "[NOT ]EXISTS (SELECT 1 FROM <elements of field> AS jN WHERE jN.value"; the caller adds
+ * the test on the element and the closing parenthesis. EXISTS is never NULL, so a negation needs
+ * no wrapping. */
+static void elements_exist_open(store__sql_t *q, scope_t s, const app_field_t *field)
+{
+    const unsigned j = q->next_alias++;
+    store__sql_puts(q, s.negated ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ");
+    store__sql_puts(q, q->dialect->elements_open);
+    column(q, s.alias, field);
+    store__sql_puts(q, q->dialect->elements_close);
+    store__sql_puts(q, " AS ");
+    alias_ref(q, 'j', j);
+    store__sql_puts(q, " WHERE ");
+    alias_ref(q, 'j', j);
+    store__sql_puts(q, ".");
+    store__sql_puts(q, q->dialect->element_column);
+}
+
+static void list_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    if (!is_list(c->field)) {
+        reject(q, "list-contains on a field that is not a list");
+        return;
+    }
+    elements_exist_open(q, s, c->field);
+    store__sql_puts(q, " = ");
+    store__sql_param(q, c->value);
+    store__sql_puts(q, ")");
+}
+
+static void membership(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    if (c->nvalues == 0) {
+        literal(q, s.negated);
+        return;
+    }
+    if (c->values == NULL) {
+        reject(q, "in-condition has no values array");
+        return;
+    }
+    wrap_open(q, s);
+    column(q, s.alias, c->field);
+    store__sql_puts(q, " IN (");
+    for (size_t i = 0; i < c->nvalues && !failed(q); i++) {
+        if (i > 0)
+            store__sql_puts(q, ", ");
+        store__sql_param(q, c->values[i]);
+    }
+    store__sql_puts(q, ")");
+    wrap_close(q, s);
+}
+
+/* A scalar reference is "col IN (SELECT _id ...)"; a list of references asks whether any element
+ * is in that set. The sub-condition starts a new scope on the referenced table. */
+static void ref_match(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    if (c->field->builtin != BUILTIN_NONE || c->field->type.kind != FK_THING ||
+        c->sub_type == NULL) {
+        reject(q, "reference match on a field that is not a thing reference");
+        return;
+    }
+    const bool list = is_list(c->field);
+    if (list) {
+        elements_exist_open(q, s, c->field);
+    } else {
+        wrap_open(q, s);
+        column(q, s.alias, c->field);
+    }
+    const scope_t sub = {c->sub_type, q->next_alias++, s.depth + 1, false};
+    store__sql_puts(q, " IN (SELECT ");
+    alias_ref(q, 't', sub.alias);
+    store__sql_puts(q, ".\"_id\" FROM ");
+    store__sql_ident(q, c->sub_type->table);
+    store__sql_puts(q, " AS ");
+    alias_ref(q, 't', sub.alias);
+    store__sql_puts(q, " WHERE ");
+    if (c->sub == NULL)
+        literal(q, true);
+    else
+        cond(q, sub, c->sub);
+    store__sql_puts(q, ")");
+    if (list)
+        store__sql_puts(q, ")");
+    else
+        wrap_close(q, s);
+}
+
+static void text_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    wrap_open(q, s);
+    store__sql_puts(q, q->dialect->contains_open);
+    column(q, s.alias, c->field);
+    store__sql_puts(q, q->dialect->contains_middle);
+    store__sql_param(q, c->value);
+    store__sql_puts(q, q->dialect->contains_close);
+    wrap_close(q, s);
+}
+
+static void cond(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (failed(q))
+        return;
+    if (c == NULL) {
+        reject(q, "condition kid is NULL");
+        return;
+    }
+    if (s.depth > STORE__MAX_COND_DEPTH) {
+        reject(q, "condition nested too deeply");
+        return;
+    }
+    switch (c->kind) {
+    case COND_TRUE:
+    case COND_FALSE:
+        literal(q, (c->kind == COND_TRUE) != s.negated);
+        return;
+    case COND_AND:
+    case COND_OR:
+        group(q, s, c);
+        return;
+    case COND_NOT:
+        negation(q, s, c);
+        return;
+    case COND_CMP:
+        comparison(q, s, c);
+        return;
+    case COND_IS_EMPTY:
+    case COND_IS_NOT_EMPTY:
+        emptiness(q, s, c);
+        return;
+    case COND_LIST_CONTAINS:
+        list_contains(q, s, c);
+        return;
+    case COND_IN:
+        membership(q, s, c);
+        return;
+    case COND_REF_MATCH:
+        ref_match(q, s, c);
+        return;
+    case COND_TEXT_CONTAINS:
+        text_contains(q, s, c);
+        return;
+    }
+    reject(q, "unknown condition kind");
+}
+
+void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
+                     const store_cond_t *c)
+{
+    if (c == NULL) {
+        literal(q, true);
+        return;
+    }
+    const scope_t s = {type, alias, 1, false};
+    cond(q, s, c);
+}
+
+/* ---- Things ----------------------------------------------------------------------------- */
+
+/* "SELECT <fields>, <flags>[, <total>] FROM <table> AS t0 WHERE " */
+static void select_head(store__sql_t *q, const app_type_t *type, const store_query_t *query,
+                        bool with_total)
+{
+    store__sql_puts(q, "SELECT ");
+    for (size_t i = 0; i < type->nfields; i++) {
+        if (i > 0)
+            store__sql_puts(q, ", ");
+        column(q, 0, &type->fields[i]);
+    }
+    const size_t nflags = query == NULL ? 0 : query->nflags;
+    if (nflags > 0 && query->flags == NULL)
+        reject(q, "query has flags but no flags array");
+    for (size_t k = 0; k < nflags && !failed(q); k++) {
+        if (query->flags[k] == NULL) {
+            reject(q, "query flag is NULL");
+            return;
+        }
+        store__sql_puts(q, ", CASE WHEN ");
+        store__sql_cond(q, type, 0, query->flags[k]);
+        store__sql_puts(q, " THEN 1 ELSE 0 END");
+    }
+    if (with_total)
+        store__sql_puts(q, ", COUNT(*) OVER ()");
+    store__sql_puts(q, " FROM ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " AS t0 WHERE ");
+}
+
+static int64_t clamp_to_int64(size_t n)
+{
+    return n > (size_t)INT64_MAX ? INT64_MAX : (int64_t)n;
+}
+
+/* Sort keys, then Created Date and _id so that paging is stable. NULLs sort as the smallest
+ * value in both directions, which PostgreSQL does not do by default, so it is spelled out. */
+static void order_and_page(store__sql_t *q, const app_type_t *type, const store_query_t *query)
+{
+    store__sql_puts(q, " ORDER BY ");
+    if (query->nsort > 0 && query->sort == NULL)
+        reject(q, "query has sort keys but no sort array");
+    for (size_t i = 0; i < query->nsort && !failed(q); i++) {
+        const app_field_t *field = query->sort[i].field;
+        const scope_t s = {type, 0, 1, false};
+        if (!field_usable(q, s, field))
+            return;
+        if (is_list(field)) {
+            reject(q, "sort on a list field");
+            return;
+        }
+        column(q, 0, field);
+        store__sql_puts(q, query->sort[i].descending ? " DESC NULLS LAST, " : " ASC NULLS FIRST, ");
+    }
+    store__sql_puts(q, "t0.\"_created\", t0.\"_id\" LIMIT ");
+    store__sql_param(q, store__int_value(clamp_to_int64(query->limit)));
+    store__sql_puts(q, " OFFSET ");
+    store__sql_param(q, store__int_value(clamp_to_int64(query->offset)));
+}
+
+void store__sql_search(store__sql_t *q, const app_type_t *type, const store_query_t *query)
+{
+    select_head(q, type, query, query->count_total);
+    store__sql_cond(q, type, 0, query->where);
+    order_and_page(q, type, query);
+}
+
+void store__sql_get(store__sql_t *q, const app_type_t *type, const char *id,
+                    const store_query_t *query)
+{
+    select_head(q, type, query, false);
+    store__sql_puts(q, "t0.\"_id\" = ");
+    store__sql_param(q, cstr_value(id));
+    store__sql_puts(q, " AND ");
+    store__sql_cond(q, type, 0, query == NULL ? NULL : query->where);
+}
+
+void store__sql_count(store__sql_t *q, const app_type_t *type, const store_cond_t *where)
+{
+    store__sql_puts(q, "SELECT COUNT(*) FROM ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " AS t0 WHERE ");
+    store__sql_cond(q, type, 0, where);
+}
+
+void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *values,
+                       const char *email_norm, const char *password_hash)
+{
+    store__sql_puts(q, "INSERT INTO ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " (");
+    for (size_t i = 0; i < type->nfields; i++) {
+        if (i > 0)
+            store__sql_puts(q, ", ");
+        store__sql_ident(q, store__column_name(&type->fields[i]));
+    }
+    if (type->is_user)
+        store__sql_puts(q, ", \"_email_norm\", \"_password_hash\"");
+    store__sql_puts(q, ") VALUES (");
+    for (size_t i = 0; i < type->nfields; i++) {
+        if (i > 0)
+            store__sql_puts(q, ", ");
+        store__sql_param(q, values[i]);
+    }
+    if (type->is_user) {
+        store__sql_puts(q, ", ");
+        store__sql_param(q, cstr_value(email_norm));
+        store__sql_puts(q, ", ");
+        store__sql_param(q, cstr_value(password_hash));
+    }
+    store__sql_puts(q, ")");
+}
+
+static void set_column(store__sql_t *q, const char *name, value_t v)
+{
+    store__sql_ident(q, name);
+    store__sql_puts(q, " = ");
+    store__sql_param(q, v);
+    store__sql_puts(q, ", ");
+}
+
+void store__sql_update(store__sql_t *q, const app_type_t *type, const char *id, const bool *mask,
+                       const value_t *values, const char *email_norm)
+{
+    const app_field_t *modified = store__builtin_field(type, BUILTIN_MODIFIED_DATE);
+    if (modified == NULL) {
+        reject(q, "type has no Modified Date field");
+        return;
+    }
+    store__sql_puts(q, "UPDATE ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " SET ");
+    for (size_t i = 0; i < type->nfields; i++) {
+        const app_field_t *field = &type->fields[i];
+        if (!mask[i] || field->builtin == BUILTIN_ID || field == modified)
+            continue;
+        set_column(q, store__column_name(field), values[i]);
+        if (field->builtin == BUILTIN_EMAIL && type->is_user)
+            set_column(q, "_email_norm", cstr_value(email_norm));
+    }
+    store__sql_puts(q, "\"_modified\" = ");
+    store__sql_param(q, values[modified - type->fields]);
+    store__sql_puts(q, " WHERE \"_id\" = ");
+    store__sql_param(q, cstr_value(id));
+}
+
+void store__sql_delete(store__sql_t *q, const app_type_t *type, const char *id)
+{
+    store__sql_puts(q, "DELETE FROM ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " WHERE \"_id\" = ");
+    store__sql_param(q, cstr_value(id));
+}
+
+void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type,
+                              const char *email_norm)
+{
+    store__sql_puts(q, "SELECT \"_id\", \"_password_hash\" FROM ");
+    store__sql_ident(q, user_type->table);
+    store__sql_puts(q, " WHERE \"_email_norm\" = ");
+    store__sql_param(q, cstr_value(email_norm));
+}
+
+void store__sql_set_password(store__sql_t *q, const app_type_t *user_type, const char *id,
+                             const char *password_hash)
+{
+    store__sql_puts(q, "UPDATE ");
+    store__sql_ident(q, user_type->table);
+    store__sql_puts(q, " SET \"_password_hash\" = ");
+    store__sql_param(q, cstr_value(password_hash));
+    store__sql_puts(q, " WHERE \"_id\" = ");
+    store__sql_param(q, cstr_value(id));
+}

@@ -1,0 +1,222 @@
+/* Private to the store module: the backend vtable, the shared connection pool, value rules and
+ * the dialect-neutral SQL builder.
+ *
+ * store.c owns the pool and dispatches every public call to the backend named by the URL scheme.
+ * A backend (sqlite.c today, postgres.c later) embeds store_t and store_conn_t as the first
+ * member of its own structs and fills in one store__backend_t. Nothing here is SQLite-specific.
+ */
+#ifndef FROTH_STORE_INTERNAL_H
+#define FROTH_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/sbuf.h"
+#include "store/store.h"
+
+/* Limits on what a condition tree may ask of the database. Deeper trees or more parameters come
+ * from a runaway caller, never from a real request, and both are rejected with ERR_INVALID. */
+#define STORE__MAX_COND_DEPTH 64
+#define STORE__MAX_PARAMS 10000
+#define STORE__MAX_SQL (1u << 20) /* bytes of SQL text in one statement */
+
+#define STORE__DEFAULT_POOL 8
+/* Longest identifier accepted. App tables and columns are far shorter; index names add a suffix
+ * to the table name. */
+#define STORE__MAX_IDENT 128
+
+/* ---- Backend vtable -------------------------------------------------------------------- */
+
+/* One function per public operation. The arguments have been checked for NULL by store.c, and
+ * write values have passed store__check_write. */
+typedef struct store__backend {
+    const char *scheme; /* the URL prefix before ':' */
+
+    /* Allocates the backend's store (store_t first) for target, the URL after "scheme:". It may
+     * lower *pool_size, for example to 1 for a private in-memory database. */
+    err_t (*open)(const char *target, unsigned *pool_size, store_t **out, char *errbuf,
+                  size_t errlen);
+    void (*close)(store_t *store); /* every connection has been closed already */
+    err_t (*conn_open)(store_t *store, store_conn_t **out, char *errbuf, size_t errlen);
+    void (*conn_close)(store_conn_t *conn);
+
+    err_t (*migrate)(store_conn_t *conn, const app_t *app, char *errbuf, size_t errlen);
+    err_t (*migrate_internal)(store_conn_t *conn, char *errbuf, size_t errlen);
+    err_t (*ping)(store_conn_t *conn);
+
+    err_t (*begin)(store_conn_t *conn, bool write);
+    err_t (*commit)(store_conn_t *conn);
+    void (*rollback)(store_conn_t *conn);
+
+    err_t (*get)(store_conn_t *conn, const app_type_t *type, const char *id,
+                 const store_query_t *query, arena_t *arena, store_row_t *out);
+    err_t (*search)(store_conn_t *conn, const app_type_t *type, const store_query_t *query,
+                    arena_t *arena, store_row_t **rows, size_t *nrows, size_t *total);
+    err_t (*insert)(store_conn_t *conn, const app_type_t *type, const value_t *values,
+                    const char *password_hash);
+    err_t (*update)(store_conn_t *conn, const app_type_t *type, const char *id, const bool *mask,
+                    const value_t *values);
+    err_t (*delete_thing)(store_conn_t *conn, const app_type_t *type, const char *id);
+
+    err_t (*user_by_email)(store_conn_t *conn, const app_type_t *user_type,
+                           const char *email_norm, arena_t *arena, char **id,
+                           char **password_hash);
+    err_t (*user_set_password)(store_conn_t *conn, const app_type_t *user_type, const char *id,
+                               const char *password_hash);
+
+    err_t (*session_insert)(store_conn_t *conn, const unsigned char hash[32],
+                            const store_session_t *session);
+    err_t (*session_get)(store_conn_t *conn, const unsigned char hash[32], store_session_t *out);
+    err_t (*session_touch)(store_conn_t *conn, const unsigned char hash[32],
+                           int64_t last_used_ms);
+    err_t (*session_revoke)(store_conn_t *conn, const unsigned char hash[32]);
+
+    err_t (*admin_token_insert)(store_conn_t *conn, const char *label,
+                                const unsigned char hash[32], int64_t created_ms);
+    err_t (*admin_token_find)(store_conn_t *conn, const unsigned char hash[32],
+                              store_admin_token_t *out);
+    err_t (*admin_token_touch)(store_conn_t *conn, const unsigned char hash[32],
+                               int64_t last_used_ms);
+    err_t (*admin_token_list)(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
+                              size_t *count);
+    err_t (*admin_token_revoke)(store_conn_t *conn, const char *label);
+} store__backend_t;
+
+/* The part of every backend's store that store.c manages: the pool of idle connections. */
+struct store {
+    const store__backend_t *backend;
+    unsigned pool_size; /* connections opened at most */
+    unsigned nopen;     /* connections open now, idle or in use */
+    store_conn_t *idle; /* singly linked through next_idle */
+    pthread_mutex_t lock;
+    pthread_cond_t released;
+};
+
+struct store_conn {
+    store_t *store;
+    store_conn_t *next_idle;
+    bool in_transaction;
+};
+
+extern const store__backend_t store__sqlite_backend;
+
+/* ---- Values ---------------------------------------------------------------------------- */
+
+/* How a field is kept in a column, which decides both the SQL type and the value_t kind. */
+typedef enum {
+    STORAGE_TEXT = 0, /* text, option, thing, file, image, and the text built-ins */
+    STORAGE_REAL,     /* number */
+    STORAGE_BOOL,     /* yes/no as 0 or 1 */
+    STORAGE_DATE,     /* epoch milliseconds */
+    STORAGE_JSON,     /* lists, geographic address and date range, as JSON text */
+} store__storage_t;
+
+store__storage_t store__field_storage(const app_field_t *field);
+
+/* Returns the column that holds field: fixed names for the built-ins, field->column otherwise. */
+const char *store__column_name(const app_field_t *field);
+
+/* True when field is one of type's fields, by address. */
+bool store__field_of(const app_type_t *type, const app_field_t *field);
+
+/* Returns type's field for a built-in, or NULL. */
+const app_field_t *store__builtin_field(const app_type_t *type, app_builtin_t builtin);
+
+/* Checks the values a write is about to store: each value's kind must fit its field's storage,
+ * numbers must be finite, JSON must parse, _id and the dates must be present. mask NULL means
+ * every field (an insert). Returns ERR_INVALID and logs the field's name otherwise. */
+err_t store__check_write(const app_type_t *type, const bool *mask, const value_t *values);
+
+/* Maps the empty forms that value.h forbids (empty text, "[]") to VAL_NULL, so "is empty" tests
+ * one thing in SQL. */
+value_t store__stored_value(value_t v);
+
+/* Returns a malloc'd copy of email trimmed of ASCII whitespace and lowercased (ASCII only), or
+ * NULL when out of memory. An email that trims to nothing gives "". */
+char *store__email_norm(const char *p, size_t n);
+
+/* ---- SQL building ---------------------------------------------------------------------- */
+
+/* The few places where SQL dialects differ in the statements built below. */
+typedef struct {
+    /* Appends the placeholder for parameter number n, counting from 1 ("?" or "$n"). */
+    void (*placeholder)(sbuf_t *sql, size_t n);
+    const char *true_sql;        /* a literal true that no column can shadow */
+    const char *false_sql;
+    const char *is_not_true;     /* suffix that turns false and NULL into true */
+    const char *is_op;           /* NULL-safe equality, " IS " */
+    const char *is_not_op;       /* NULL-safe inequality, " IS NOT " */
+    const char *elements_open;   /* table function over a JSON list's elements, "json_each(" */
+    const char *elements_close;  /* ")" */
+    const char *element_column;  /* the element column of that function, "value" */
+    const char *contains_open;   /* case-insensitive substring test: open, middle and close */
+    const char *contains_middle;
+    const char *contains_close;
+} store__dialect_t;
+
+/* A statement under construction and its parameters, in placeholder order. The first failure
+ * (ERR_INVALID, ERR_NOMEM, ERR_TOO_LARGE) is sticky and later appends do nothing. Parameters
+ * point into memory the caller keeps alive until the statement has run. */
+typedef struct {
+    const store__dialect_t *dialect;
+    sbuf_t sql;
+    value_t *params; /* malloc'd */
+    size_t nparams;
+    size_t cap;
+    unsigned next_alias; /* for t<N> (tables) and j<N> (list elements) */
+    err_t err;
+} store__sql_t;
+
+void store__sql_init(store__sql_t *q, const store__dialect_t *dialect);
+void store__sql_deinit(store__sql_t *q);
+err_t store__sql_error(const store__sql_t *q);
+void store__sql_fail(store__sql_t *q, err_t err);
+
+void store__sql_puts(store__sql_t *q, const char *s);
+/* Appends "name" after checking it is 1 to STORE__MAX_IDENT characters of [a-z0-9_]. */
+void store__sql_ident(store__sql_t *q, const char *name);
+/* Appends a placeholder and records v (after store__stored_value) as its parameter. */
+void store__sql_param(store__sql_t *q, value_t v);
+
+/* Integers such as LIMIT travel as VAL_DATE, which every backend binds as a 64-bit integer. */
+static inline value_t store__int_value(int64_t n)
+{
+    return value_date(n);
+}
+
+/* Appends the condition as a boolean SQL expression over the table aliased t<alias>. NULL cond
+ * renders as true. */
+void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
+                     const store_cond_t *cond);
+
+/* SELECT of every field, one 0/1 column per flag and, when query->count_total, the match count;
+ * filtered, ordered and paged as store_search describes. */
+void store__sql_search(store__sql_t *q, const app_type_t *type, const store_query_t *query);
+
+/* The same SELECT for one id, with flags and where but no order, total or paging. */
+void store__sql_get(store__sql_t *q, const app_type_t *type, const char *id,
+                    const store_query_t *query);
+
+void store__sql_count(store__sql_t *q, const app_type_t *type, const store_cond_t *where);
+
+/* INSERT of every field. For the User type, email_norm and password_hash fill the hidden
+ * columns (NULL stores NULL). */
+void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *values,
+                       const char *email_norm, const char *password_hash);
+
+/* UPDATE of the masked fields and Modified Date (values[BUILTIN_MODIFIED_DATE's index]). */
+void store__sql_update(store__sql_t *q, const app_type_t *type, const char *id, const bool *mask,
+                       const value_t *values, const char *email_norm);
+
+void store__sql_delete(store__sql_t *q, const app_type_t *type, const char *id);
+
+/* SELECT "_id", "_password_hash" of the user with this normalised email. */
+void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type,
+                              const char *email_norm);
+
+void store__sql_set_password(store__sql_t *q, const app_type_t *user_type, const char *id,
+                             const char *password_hash);
+
+#endif

@@ -1,0 +1,374 @@
+"""Harness for froth's black-box API tests.
+
+Each test module starts the real froth binary on a fresh SQLite file and a free loopback port, and
+talks to it over HTTP only. The binary comes from FROTH_BIN (set by ctest), else from
+FROTH_ROOT/build-debug/froth or FROTH_ROOT/build/froth. Every password and token a test plants is
+recorded, and teardown fails when any of them appears in the server's output or when the server
+does not exit with status 0 on SIGTERM.
+"""
+
+import http.cookiejar
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+HTTP_TIMEOUT_S = 5
+START_TIMEOUT_S = 10
+STOP_TIMEOUT_S = 10
+CLI_TIMEOUT_S = 30
+
+ID_RE = re.compile(r"^\d{13}x\d+$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+API_DIR = Path(__file__).resolve().parent
+APPS_DIR = API_DIR / "apps"
+
+
+def froth_root():
+    """Return the repository root: FROTH_ROOT, else two levels above this file."""
+    root = os.environ.get("FROTH_ROOT")
+    if root:
+        return Path(root)
+    return API_DIR.parent.parent
+
+
+def froth_bin():
+    """Return the path of the froth binary, failing the test (never skipping) when there is none."""
+    configured = os.environ.get("FROTH_BIN")
+    if configured:
+        if not os.access(configured, os.X_OK):
+            pytest.fail(f"FROTH_BIN={configured} is not an executable file")
+        return configured
+    for build_dir in ("build-debug", "build"):
+        candidate = froth_root() / build_dir / "froth"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    pytest.fail("no froth binary: set FROTH_BIN or build build-debug/froth")
+
+
+def todo_app():
+    return str(froth_root() / "examples" / "todo" / "app.json")
+
+
+def free_port():
+    """Return a loopback port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def unique_email(prefix="user"):
+    return f"{prefix}-{uuid.uuid4().hex[:12]}@example.com"
+
+
+def unique_password():
+    # Long and random, so finding it in the server log cannot be a coincidence.
+    return f"Pw-{uuid.uuid4().hex}-9!"
+
+
+def run_cli(*args, timeout=CLI_TIMEOUT_S):
+    """Run the froth binary with args and return the CompletedProcess (text mode)."""
+    return subprocess.run([froth_bin(), *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=str(froth_root()), check=False)
+
+
+def describe(response):
+    """Return a one-line summary of a response for assertion messages."""
+    return f"{response.request.method} {response.request.path_url} -> {response.status_code} " \
+           f"{response.text[:600]!r}"
+
+
+def assert_envelope(response, status_code, status=None, message=None):
+    """Assert Bubble's data error envelope {"statusCode":N,"body":{"status":S,"message":M}}.
+
+    Returns the inner body so callers can check more.
+    """
+    assert response.status_code == status_code, describe(response)
+    body = response.json()
+    assert isinstance(body, dict), describe(response)
+    assert body.get("statusCode") == status_code, describe(response)
+    inner = body.get("body")
+    assert isinstance(inner, dict), describe(response)
+    assert isinstance(inner.get("status"), str), describe(response)
+    assert isinstance(inner.get("message"), str), describe(response)
+    if status is not None:
+        assert inner["status"] == status, describe(response)
+    if message is not None:
+        assert inner["message"] == message, describe(response)
+    return inner
+
+
+def assert_unauthorized(response, translation_prefix=None, secret=None):
+    """Assert the 401 auth-layer body {"error_class":"Unauthorized",...,"translation":T}."""
+    assert response.status_code == 401, describe(response)
+    body = response.json()
+    assert body.get("error_class") == "Unauthorized", describe(response)
+    if translation_prefix is not None:
+        assert isinstance(body.get("translation"), str), describe(response)
+        assert body["translation"].startswith(translation_prefix), describe(response)
+    if secret is not None:
+        echoed = secret in response.text
+        assert not echoed, "the 401 body echoes the token"
+    return body
+
+
+def assert_denied(response, thing_id, translation):
+    """Assert the exact 401 body of a write refused by privacy rules."""
+    assert response.status_code == 401, describe(response)
+    assert response.json() == {
+        "error_class": "Unauthorized",
+        "args": {"code": thing_id},
+        "message": None,
+        "translation": translation,
+    }, describe(response)
+
+
+def missing_body(type_name, thing_id):
+    return {"statusCode": 404, "body": {
+        "status": "MISSING_DATA",
+        "message": f"Missing object of type {type_name}: object with id {thing_id} does not exist"}}
+
+
+def find_keys(value, fragments):
+    """Return every key, at any depth, that contains one of fragments (case-insensitive)."""
+    found = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if any(fragment in key.lower() for fragment in fragments):
+                found.append(key)
+            found.extend(find_keys(item, fragments))
+    elif isinstance(value, list):
+        for item in value:
+            found.extend(find_keys(item, fragments))
+    return found
+
+
+class Froth:
+    """A running froth server plus the HTTP and CLI helpers the tests use."""
+
+    def __init__(self, app_path, work_dir):
+        self.app_path = str(app_path)
+        self.work_dir = Path(work_dir)
+        self.db_path = self.work_dir / "froth.db"
+        self.db_url = f"sqlite:{self.db_path}"
+        self.log_path = self.work_dir / "server.log"
+        self.stdout_path = self.work_dir / "server.out"
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.secrets = []
+        self.requests_sent = 0
+        self.proc = None
+        self.session = requests.Session()
+        # No proxies from the environment and no cookies: every request carries only what the
+        # test puts in it, so an anonymous request is really anonymous.
+        self.session.trust_env = False
+        self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+        self._admin = None
+
+    # -- process -------------------------------------------------------------------------------
+
+    def start(self):
+        command = [froth_bin(), "serve", "--app", self.app_path, "--db", self.db_url,
+                   "--host", "127.0.0.1", "--port", str(self.port)]
+        with open(self.log_path, "wb") as log, open(self.stdout_path, "wb") as out:
+            self.proc = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
+                                         cwd=str(self.work_dir))
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                pytest.fail(f"froth serve exited with {self.proc.returncode} before serving:\n"
+                            f"{self.output()[-3000:]}")
+            try:
+                response = self.session.get(self.base + "/_froth/health", timeout=1)
+                self.requests_sent += 1
+                if response.status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+        pytest.fail(f"GET /_froth/health did not answer 200 within {START_TIMEOUT_S} s:\n"
+                    f"{self.output()[-3000:]}")
+
+    def stop(self):
+        """Send SIGTERM and return the exit status (None when it had to be killed)."""
+        self.session.close()
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            return None
+
+    def output(self):
+        """Return everything the server wrote to stderr and stdout so far."""
+        text = ""
+        for path in (self.log_path, self.stdout_path):
+            if path.exists():
+                text += path.read_bytes().decode("utf-8", "replace")
+        return text
+
+    def leaked_secrets(self):
+        log = self.output()
+        return [secret for secret in self.secrets if secret and secret in log]
+
+    def plant(self, secret):
+        """Record a value that must never appear in the server's output."""
+        self.secrets.append(secret)
+        return secret
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def request(self, method, path, token=None, headers=None, **kwargs):
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
+        kwargs.setdefault("allow_redirects", False)
+        self.requests_sent += 1
+        return self.session.request(method, self.base + path, headers=all_headers, **kwargs)
+
+    def get(self, path, token=None, **kwargs):
+        return self.request("GET", path, token, **kwargs)
+
+    def post(self, path, token=None, **kwargs):
+        return self.request("POST", path, token, **kwargs)
+
+    def patch(self, path, token=None, **kwargs):
+        return self.request("PATCH", path, token, **kwargs)
+
+    def put(self, path, token=None, **kwargs):
+        return self.request("PUT", path, token, **kwargs)
+
+    def delete(self, path, token=None, **kwargs):
+        return self.request("DELETE", path, token, **kwargs)
+
+    def assert_serving(self):
+        assert self.proc.poll() is None, f"froth exited with {self.proc.returncode}"
+        response = self.get("/_froth/health")
+        assert response.status_code == 200, describe(response)
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def signup(self, email=None, password=None, name=None):
+        """Sign a new user up through the signup workflow. Returns (user_id, token)."""
+        email = email or unique_email()
+        password = self.plant(password or unique_password())
+        body = {"email": email, "password": password}
+        if name is not None:
+            body["name"] = name
+        response = self.post("/api/1.1/wf/signup", json=body)
+        assert response.status_code == 200, describe(response)
+        payload = response.json()["response"]
+        self.plant(payload["token"])
+        return payload["user_id"], payload["token"]
+
+    def login(self, email, password, stay_logged_in=None):
+        """Run the login workflow and return the response, planting any token it carries."""
+        self.plant(password)
+        body = {"email": email, "password": password}
+        if stay_logged_in is not None:
+            body["stay_logged_in"] = stay_logged_in
+        response = self.post("/api/1.1/wf/login", json=body)
+        if response.status_code == 200:
+            token = response.json().get("response", {}).get("token")
+            if isinstance(token, str):
+                self.plant(token)
+        return response
+
+    def user(self, prefix="user", name=None):
+        """Sign up a user with a unique email. Returns a dict with id, token, email, password."""
+        email = unique_email(prefix)
+        password = unique_password()
+        user_id, token = self.signup(email, password, name)
+        return {"id": user_id, "token": token, "email": email, "password": password}
+
+    # -- Data API ------------------------------------------------------------------------------
+
+    def create(self, type_name, token, fields):
+        """Create a thing through the Data API and return its id (asserting 201)."""
+        response = self.post(f"/api/1.1/obj/{type_name}", token, json=fields)
+        assert response.status_code == 201, describe(response)
+        return response.json()["id"]
+
+    def fetch(self, type_name, thing_id, token):
+        """GET one thing and return its "response" object (asserting 200)."""
+        response = self.get(f"/api/1.1/obj/{type_name}/{thing_id}", token)
+        assert response.status_code == 200, describe(response)
+        return response.json()["response"]
+
+    def search(self, type_name, token=None, constraints=None, **params):
+        """Run a Data API search and return the raw response."""
+        query = {key: value for key, value in params.items() if value is not None}
+        if constraints is not None:
+            query["constraints"] = json.dumps(constraints)
+        return self.get(f"/api/1.1/obj/{type_name}", token, params=query)
+
+    def search_ok(self, type_name, token=None, constraints=None, **params):
+        """Run a search, assert 200 and return its "response" object."""
+        response = self.search(type_name, token, constraints, **params)
+        assert response.status_code == 200, describe(response)
+        return response.json()["response"]
+
+    # -- CLI -----------------------------------------------------------------------------------
+
+    def admin_token(self, label=None):
+        """Create an admin token with the CLI and return it."""
+        label = label or f"test-{uuid.uuid4().hex[:8]}"
+        result = run_cli("admin-token", "create", "--label", label, "--db", self.db_url)
+        assert result.returncode == 0, f"admin-token create failed: {result.stderr}"
+        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+        assert lines, f"admin-token create printed nothing: {result.stderr}"
+        return self.plant(lines[-1])
+
+    @property
+    def admin(self):
+        """One admin token shared by the tests of a module."""
+        if self._admin is None:
+            self._admin = self.admin_token("shared")
+        return self._admin
+
+
+def start_froth(app_path, work_dir):
+    server = Froth(app_path, work_dir)
+    server.start()
+    return server
+
+
+def stop_and_check(server):
+    """Stop the server and fail on a non-zero exit status or a leaked secret."""
+    status = server.stop()
+    leaked = server.leaked_secrets()
+    assert status == 0, f"froth did not exit with 0 on SIGTERM (status {status}):\n" \
+                        f"{server.output()[-3000:]}"
+    # Compare the count, so a failure report does not print the secrets themselves.
+    assert len(leaked) == 0, f"{len(leaked)} planted secret(s) appear in the server output"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A froth server for the example todo app, shared by the tests of one module."""
+    froth = start_froth(todo_app(), tmp_path_factory.mktemp("froth"))
+    yield froth
+    stop_and_check(froth)
+
+
+@pytest.fixture(scope="module")
+def rental(tmp_path_factory):
+    """A froth server for tests/api/apps/rental.json (spaced names, a type not exposed)."""
+    froth = start_froth(APPS_DIR / "rental.json", tmp_path_factory.mktemp("rental"))
+    yield froth
+    stop_and_check(froth)

@@ -1,0 +1,1160 @@
+/* Tests for the store on its SQLite backend, on a real database file in a temporary directory.
+ *
+ * The app model is built by hand (a User type and a Task type) so that these tests do not
+ * depend on the app loader.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/arena.h"
+#include "core/log.h"
+#include "store/store.h"
+
+/* ---- A hand-built model ----------------------------------------------------------------- */
+
+enum { U_ID, U_CREATED, U_MODIFIED, U_CREATOR, U_SLUG, U_EMAIL, U_NAME, U_AGE, U_NFIELDS };
+enum {
+    T_ID, T_CREATED, T_MODIFIED, T_CREATOR, T_SLUG,
+    T_TITLE, T_ESTIMATE, T_DONE, T_DUE, T_TAGS, T_ASSIGNEE, T_WHERE, T_WATCHERS, T_NOTES,
+    T_NFIELDS_MAX
+};
+
+typedef struct {
+    app_t app;
+    app_type_t types[2];
+    app_field_t user[U_NFIELDS];
+    app_field_t task[T_NFIELDS_MAX];
+} model_t;
+
+static void set_field(app_field_t *f, int index, const char *name, const char *column,
+                      app_kind_t kind, bool list, int ref, app_builtin_t builtin)
+{
+    memset(f, 0, sizeof(*f));
+    f->name = name;
+    f->id = name;
+    f->squashed = name;
+    f->column = column;
+    f->type.kind = kind;
+    f->type.is_list = list;
+    f->type.ref_type = ref;
+    f->type.option_set = -1;
+    f->builtin = builtin;
+    f->index = index;
+}
+
+static void set_builtins(app_field_t *f)
+{
+    set_field(&f[0], 0, "_id", "_id", FK_TEXT, false, -1, BUILTIN_ID);
+    set_field(&f[1], 1, "Created Date", "_created", FK_DATE, false, -1, BUILTIN_CREATED_DATE);
+    set_field(&f[2], 2, "Modified Date", "_modified", FK_DATE, false, -1, BUILTIN_MODIFIED_DATE);
+    set_field(&f[3], 3, "Created By", "_created_by", FK_THING, false, 0, BUILTIN_CREATED_BY);
+    set_field(&f[4], 4, "Slug", "_slug", FK_TEXT, false, -1, BUILTIN_SLUG);
+}
+
+/* Builds User and Task. with_notes adds a text field "notes" to Task; estimate_as_text declares
+ * estimate as text instead of number, to test a changed type. */
+static void model_build(model_t *m, bool with_notes, bool estimate_as_text)
+{
+    memset(m, 0, sizeof(*m));
+    set_builtins(m->user);
+    set_field(&m->user[U_EMAIL], U_EMAIL, "email", "_email", FK_TEXT, false, -1, BUILTIN_EMAIL);
+    set_field(&m->user[U_NAME], U_NAME, "name", "name", FK_TEXT, false, -1, BUILTIN_NONE);
+    set_field(&m->user[U_AGE], U_AGE, "age", "age", FK_NUMBER, false, -1, BUILTIN_NONE);
+
+    set_builtins(m->task);
+    set_field(&m->task[T_TITLE], T_TITLE, "title", "title", FK_TEXT, false, -1, BUILTIN_NONE);
+    set_field(&m->task[T_ESTIMATE], T_ESTIMATE, "estimate", "estimate",
+              estimate_as_text ? FK_TEXT : FK_NUMBER, false, -1, BUILTIN_NONE);
+    set_field(&m->task[T_DONE], T_DONE, "done", "done", FK_BOOL, false, -1, BUILTIN_NONE);
+    set_field(&m->task[T_DUE], T_DUE, "due", "due", FK_DATE, false, -1, BUILTIN_NONE);
+    set_field(&m->task[T_TAGS], T_TAGS, "tags", "tags", FK_TEXT, true, -1, BUILTIN_NONE);
+    set_field(&m->task[T_ASSIGNEE], T_ASSIGNEE, "assignee", "assignee", FK_THING, false, 0,
+              BUILTIN_NONE);
+    set_field(&m->task[T_WHERE], T_WHERE, "where", "where", FK_GEO, false, -1, BUILTIN_NONE);
+    set_field(&m->task[T_WATCHERS], T_WATCHERS, "watchers", "watchers", FK_THING, true, 0,
+              BUILTIN_NONE);
+    set_field(&m->task[T_NOTES], T_NOTES, "notes", "notes", FK_TEXT, false, -1, BUILTIN_NONE);
+
+    m->types[0] = (app_type_t){.name = "User", .url_name = "user", .table = "user",
+                               .expose = true, .is_user = true, .fields = m->user,
+                               .nfields = U_NFIELDS};
+    m->types[1] = (app_type_t){.name = "Task", .url_name = "task", .table = "task",
+                               .expose = true, .fields = m->task,
+                               .nfields = with_notes ? T_NFIELDS_MAX : T_NOTES};
+    m->app = (app_t){.name = "test", .types = m->types, .ntypes = 2, .user_type = 0};
+}
+
+/* ---- Fixture ---------------------------------------------------------------------------- */
+
+typedef struct {
+    char dir[64];
+    char path[128];
+    char url[160];
+    model_t model;
+    const app_type_t *user;
+    const app_type_t *task;
+    store_t *store;
+    store_conn_t *conn;
+    arena_t *arena;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    assert_non_null(f);
+    snprintf(f->dir, sizeof(f->dir), "/tmp/froth-store-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
+    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    model_build(&f->model, false, false);
+    f->user = &f->model.types[0];
+    f->task = &f->model.types[1];
+
+    char errbuf[512];
+    assert_int_equal(store_open(f->url, NULL, &f->store, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_int_equal(store_migrate(f->store, &f->model.app, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_string_equal(errbuf, "");
+    assert_int_equal(store_acquire(f->store, &f->conn), ERR_OK);
+    f->arena = arena_new(4096, 64u << 20);
+    assert_non_null(f->arena);
+    *state = f;
+    return 0;
+}
+
+static void remove_db_files(const char *path)
+{
+    char name[200];
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(name, sizeof(name), "%s%s", path, suffixes[i]);
+        unlink(name);
+    }
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    store_release(f->conn);
+    store_close(f->store);
+    arena_free(f->arena);
+    remove_db_files(f->path);
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+/* ---- Helpers ---------------------------------------------------------------------------- */
+
+static value_t txt(const char *s)
+{
+    return value_text(s, strlen(s));
+}
+
+static value_t json(const char *s)
+{
+    return value_json(s, strlen(s));
+}
+
+static void task_values(value_t v[T_NFIELDS_MAX], const char *id, int64_t created)
+{
+    for (size_t i = 0; i < T_NFIELDS_MAX; i++)
+        v[i] = value_null();
+    v[T_ID] = txt(id);
+    v[T_CREATED] = value_date(created);
+    v[T_MODIFIED] = value_date(created);
+}
+
+static void user_values(value_t v[U_NFIELDS], const char *id, const char *email,
+                        const char *name, double age)
+{
+    for (size_t i = 0; i < U_NFIELDS; i++)
+        v[i] = value_null();
+    v[U_ID] = txt(id);
+    v[U_CREATED] = value_date(1);
+    v[U_MODIFIED] = value_date(1);
+    if (email != NULL)
+        v[U_EMAIL] = txt(email);
+    if (name != NULL)
+        v[U_NAME] = txt(name);
+    v[U_AGE] = value_number(age);
+}
+
+/* Four tasks and two users that the search tests share. t3 has every field empty; t4's title
+ * looks like an SQL injection. */
+static void seed(fixture_t *f)
+{
+    value_t u[U_NFIELDS];
+    user_values(u, "u1", "Alice@Example.com", "Alice", 30);
+    assert_int_equal(store_insert(f->conn, f->user, u, "hash-a"), ERR_OK);
+    user_values(u, "u2", "bob@example.com", "Bob", 40);
+    assert_int_equal(store_insert(f->conn, f->user, u, NULL), ERR_OK);
+
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "t1", 1);
+    v[T_TITLE] = txt("Buy milk");
+    v[T_ESTIMATE] = value_number(1);
+    v[T_DONE] = value_bool(true);
+    v[T_DUE] = value_date(1000);
+    v[T_TAGS] = json("[\"a\",\"b\"]");
+    v[T_ASSIGNEE] = txt("u1");
+    v[T_WATCHERS] = json("[\"u1\"]");
+    v[T_CREATOR] = txt("u1");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+
+    task_values(v, "t2", 2);
+    v[T_TITLE] = txt("Walk dog");
+    v[T_ESTIMATE] = value_number(5);
+    v[T_DONE] = value_bool(false);
+    v[T_DUE] = value_date(2000);
+    v[T_TAGS] = json("[\"b\"]");
+    v[T_ASSIGNEE] = txt("u2");
+    v[T_WATCHERS] = json("[\"u1\",\"u2\"]");
+    v[T_CREATOR] = txt("u2");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+
+    task_values(v, "t3", 3);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+
+    task_values(v, "t4", 4);
+    v[T_TITLE] = txt("x' OR 1=1 --");
+    v[T_ESTIMATE] = value_number(3);
+    v[T_DONE] = value_bool(false);
+    v[T_CREATOR] = txt("u1");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+}
+
+/* Runs a search and returns the ids found, comma-separated, in an arena string. */
+static err_t search_ids(fixture_t *f, const store_query_t *query, const char **ids,
+                        size_t *total)
+{
+    store_row_t *rows = NULL;
+    size_t n = 0;
+    err_t err = store_search(f->conn, f->task, query, f->arena, &rows, &n, total);
+    char buf[1024] = "";
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, sizeof(buf) - len, "%s%.*s", i > 0 ? "," : "",
+                 (int)rows[i].values[T_ID].u.s.n, rows[i].values[T_ID].u.s.p);
+    }
+    *ids = arena_strdup(f->arena, buf);
+    return err;
+}
+
+/* The ids matching where, in default order. */
+static const char *where_ids(fixture_t *f, const store_cond_t *where)
+{
+    store_query_t query = {.where = where, .limit = 100};
+    const char *ids = NULL;
+    size_t total = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    return ids;
+}
+
+static store_cond_t *cmp(fixture_t *f, int field, store_cmp_t op, value_t v)
+{
+    return store_cond_cmp(f->arena, &f->task->fields[field], op, v);
+}
+
+static store_cond_t *cond_on(fixture_t *f, store_cond_kind_t kind, const app_type_t *type,
+                             int field, value_t v)
+{
+    store_cond_t *c = store_cond_new(f->arena, kind);
+    c->field = &type->fields[field];
+    c->value = v;
+    return c;
+}
+
+static void assert_value_text(const value_t *v, const char *expected)
+{
+    assert_int_equal(v->kind, VAL_TEXT);
+    assert_int_equal(v->u.s.n, strlen(expected));
+    assert_memory_equal(v->u.s.p, expected, v->u.s.n);
+}
+
+static void assert_value_json(const value_t *v, const char *expected)
+{
+    assert_int_equal(v->kind, VAL_JSON);
+    assert_int_equal(v->u.s.n, strlen(expected));
+    assert_memory_equal(v->u.s.p, expected, v->u.s.n);
+}
+
+/* Returns the declared SQL type of table.column read straight from the file, "" when absent. */
+static void column_type(const char *path, const char *table, const char *column, char *out,
+                        size_t size)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    sqlite3_stmt *stmt = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT type FROM pragma_table_info(?) WHERE name = ?",
+                                        -1, &stmt, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(stmt, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(stmt, 2, column, -1, SQLITE_STATIC);
+    out[0] = '\0';
+    if (sqlite3_step(stmt) == SQLITE_ROW)
+        snprintf(out, size, "%s", (const char *)sqlite3_column_text(stmt, 0));
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+}
+
+/* ---- Opening and schema ----------------------------------------------------------------- */
+
+static void open_rejects_bad_urls(void **state)
+{
+    store_t *store = NULL;
+    char errbuf[256];
+    assert_int_equal(store_open("mysql://x", NULL, &store, errbuf, sizeof(errbuf)), ERR_INVALID);
+    assert_null(store);
+    assert_true(strlen(errbuf) > 0);
+    assert_int_equal(store_open("sqlite:", NULL, &store, errbuf, sizeof(errbuf)), ERR_INVALID);
+    assert_int_equal(store_open("sqlite:/nonexistent-froth-dir/x/y.db", NULL, &store, errbuf,
+                                sizeof(errbuf)),
+                     ERR_STORE);
+    assert_non_null(strstr(errbuf, "nonexistent-froth-dir"));
+    assert_null(store);
+}
+
+static void open_memory_database_works(void **state)
+{
+    model_t m;
+    model_build(&m, false, false);
+    store_t *store = NULL;
+    char errbuf[256];
+    assert_int_equal(store_open("sqlite::memory:", NULL, &store, errbuf, sizeof(errbuf)),
+                     ERR_OK);
+    assert_int_equal(store_migrate(store, &m.app, errbuf, sizeof(errbuf)), ERR_OK);
+    store_conn_t *conn = NULL;
+    assert_int_equal(store_acquire(store, &conn), ERR_OK);
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "m1", 1);
+    assert_int_equal(store_insert(conn, &m.types[1], v, NULL), ERR_OK);
+    arena_t *arena = arena_new(1024, 1 << 20);
+    store_row_t row;
+    assert_int_equal(store_get(conn, &m.types[1], "m1", NULL, arena, &row), ERR_OK);
+    store_release(conn);
+    assert_int_equal(store_ping(store), ERR_OK);
+    arena_free(arena);
+    store_close(store);
+}
+
+static void migrate_twice_is_idempotent(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    char errbuf[512];
+    assert_int_equal(store_migrate(f->store, &f->model.app, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_string_equal(errbuf, "");
+    assert_int_equal(store_migrate(f->store, &f->model.app, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_string_equal(errbuf, "");
+
+    char type[32];
+    column_type(f->path, "task", "estimate", type, sizeof(type));
+    assert_string_equal(type, "REAL");
+    column_type(f->path, "task", "done", type, sizeof(type));
+    assert_string_equal(type, "INTEGER");
+    column_type(f->path, "task", "tags", type, sizeof(type));
+    assert_string_equal(type, "TEXT");
+    column_type(f->path, "user", "_email_norm", type, sizeof(type));
+    assert_string_equal(type, "TEXT");
+    column_type(f->path, "_froth_sessions", "token_hash", type, sizeof(type));
+    assert_string_equal(type, "BLOB");
+
+    size_t total = 0;
+    const char *ids = NULL;
+    store_query_t query = {.limit = 10, .count_total = true};
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_int_equal(total, 4);
+}
+
+static void migrate_adds_column_and_keeps_rows(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    model_t wider;
+    model_build(&wider, true, false);
+    char errbuf[512];
+    assert_int_equal(store_migrate(f->store, &wider.app, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_string_equal(errbuf, "");
+    char type[32];
+    column_type(f->path, "task", "notes", type, sizeof(type));
+    assert_string_equal(type, "TEXT");
+
+    store_row_t row;
+    const app_type_t *task = &wider.types[1];
+    assert_int_equal(store_get(f->conn, task, "t1", NULL, f->arena, &row), ERR_OK);
+    assert_value_text(&row.values[T_TITLE], "Buy milk");
+    assert_int_equal(row.values[T_NOTES].kind, VAL_NULL);
+
+    bool mask[T_NFIELDS_MAX] = {false};
+    mask[T_NOTES] = true;
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "t1", 1);
+    v[T_NOTES] = txt("remember oat milk");
+    v[T_MODIFIED] = value_date(50);
+    assert_int_equal(store_update(f->conn, task, "t1", mask, v), ERR_OK);
+    assert_int_equal(store_get(f->conn, task, "t1", NULL, f->arena, &row), ERR_OK);
+    assert_value_text(&row.values[T_NOTES], "remember oat milk");
+    assert_value_text(&row.values[T_TITLE], "Buy milk");
+}
+
+static void migrate_warns_on_changed_type(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    model_t changed;
+    model_build(&changed, false, true);
+    char errbuf[512];
+    assert_int_equal(store_migrate(f->store, &changed.app, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_non_null(strstr(errbuf, "estimate"));
+    char type[32];
+    column_type(f->path, "task", "estimate", type, sizeof(type));
+    assert_string_equal(type, "REAL");
+}
+
+static void migrate_internal_creates_own_tables(void **state)
+{
+    char dir[] = "/tmp/froth-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], url[160];
+    snprintf(path, sizeof(path), "%s/internal.db", dir);
+    snprintf(url, sizeof(url), "sqlite:%s", path);
+    store_t *store = NULL;
+    char errbuf[256];
+    assert_int_equal(store_open(url, NULL, &store, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_int_equal(store_migrate_internal(store, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_int_equal(store_migrate_internal(store, errbuf, sizeof(errbuf)), ERR_OK);
+    store_close(store);
+    char type[32];
+    column_type(path, "_froth_admin_tokens", "label", type, sizeof(type));
+    assert_string_equal(type, "TEXT");
+    remove_db_files(path);
+    rmdir(dir);
+}
+
+/* ---- Things ----------------------------------------------------------------------------- */
+
+static void insert_get_round_trips_every_kind(void **state)
+{
+    fixture_t *f = *state;
+    const char *title = "Caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x8e\x89 quotes ' \" and \\ backslash";
+    const char *tags = "[\"\xf0\x9f\x8e\x89\",\"x\"]";
+    const char *where = "{\"address\":\"Paris\",\"lat\":48.8566,\"lng\":2.3522}";
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "1700000000000x123456789012345678", 1700000000123);
+    v[T_MODIFIED] = value_date(1700000000456);
+    v[T_CREATOR] = txt("u9");
+    v[T_SLUG] = txt("cafe");
+    v[T_TITLE] = txt(title);
+    v[T_ESTIMATE] = value_number(3.25);
+    v[T_DONE] = value_bool(false);
+    v[T_DUE] = value_date(-86400000);
+    v[T_TAGS] = json(tags);
+    v[T_ASSIGNEE] = txt("u1");
+    v[T_WHERE] = json(where);
+    v[T_WATCHERS] = json("[\"u1\",\"u2\"]");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "1700000000000x123456789012345678", NULL,
+                               f->arena, &row),
+                     ERR_OK);
+    const value_t *r = row.values;
+    assert_value_text(&r[T_ID], "1700000000000x123456789012345678");
+    assert_int_equal(r[T_CREATED].kind, VAL_DATE);
+    assert_int_equal(r[T_CREATED].u.ms, 1700000000123);
+    assert_int_equal(r[T_MODIFIED].u.ms, 1700000000456);
+    assert_value_text(&r[T_CREATOR], "u9");
+    assert_value_text(&r[T_SLUG], "cafe");
+    assert_value_text(&r[T_TITLE], title);
+    assert_int_equal(r[T_ESTIMATE].kind, VAL_NUMBER);
+    assert_true(r[T_ESTIMATE].u.num == 3.25);
+    assert_int_equal(r[T_DONE].kind, VAL_BOOL);
+    assert_false(r[T_DONE].u.b);
+    assert_int_equal(r[T_DUE].kind, VAL_DATE);
+    assert_int_equal(r[T_DUE].u.ms, -86400000);
+    assert_value_json(&r[T_TAGS], tags);
+    assert_value_text(&r[T_ASSIGNEE], "u1");
+    assert_value_json(&r[T_WHERE], where);
+    assert_value_json(&r[T_WATCHERS], "[\"u1\",\"u2\"]");
+}
+
+static void insert_get_round_trips_nulls(void **state)
+{
+    fixture_t *f = *state;
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "empty", 5);
+    v[T_TITLE] = (value_t){.kind = VAL_TEXT, .u.s = {"", 0}};
+    v[T_TAGS] = json(" [ ] ");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "empty", NULL, f->arena, &row), ERR_OK);
+    for (int i = T_CREATOR; i < T_NOTES; i++)
+        assert_int_equal(row.values[i].kind, VAL_NULL);
+
+    store_cond_t *empty = cond_on(f, COND_IS_EMPTY, f->task, T_TAGS, value_null());
+    assert_string_equal(where_ids(f, empty), "empty");
+}
+
+static void insert_rejects_values_that_do_not_fit(void **state)
+{
+    fixture_t *f = *state;
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "bad", 1);
+    v[T_ESTIMATE] = txt("five");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    task_values(v, "bad", 1);
+    v[T_ESTIMATE] = value_number(NAN);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    task_values(v, "bad", 1);
+    v[T_TAGS] = json("[\"a\",");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    task_values(v, "bad", 1);
+    v[T_TAGS] = txt("[\"a\"]");
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    task_values(v, "bad", 1);
+    v[T_ID] = value_null();
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    task_values(v, "bad", 1);
+    v[T_CREATED] = value_null();
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_INVALID);
+
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "bad", NULL, f->arena, &row), ERR_NOT_FOUND);
+}
+
+static void insert_duplicate_id_conflicts(void **state)
+{
+    fixture_t *f = *state;
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "same", 1);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_CONFLICT);
+}
+
+static void update_writes_masked_fields(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    bool mask[T_NFIELDS_MAX] = {false};
+    mask[T_TITLE] = true;
+    mask[T_DUE] = true;
+    mask[T_TAGS] = true;
+    value_t v[T_NFIELDS_MAX];
+    task_values(v, "ignored", 0);
+    v[T_TITLE] = txt("Buy oat milk \xf0\x9f\xa5\x9b");
+    v[T_DUE] = value_null();
+    v[T_TAGS] = json("[]");
+    v[T_ESTIMATE] = value_number(99); /* not masked: must not be written */
+    v[T_MODIFIED] = value_date(777);
+    assert_int_equal(store_update(f->conn, f->task, "t1", mask, v), ERR_OK);
+
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "t1", NULL, f->arena, &row), ERR_OK);
+    assert_value_text(&row.values[T_TITLE], "Buy oat milk \xf0\x9f\xa5\x9b");
+    assert_int_equal(row.values[T_DUE].kind, VAL_NULL);
+    assert_int_equal(row.values[T_TAGS].kind, VAL_NULL);
+    assert_true(row.values[T_ESTIMATE].u.num == 1);
+    assert_int_equal(row.values[T_MODIFIED].u.ms, 777);
+    assert_int_equal(row.values[T_CREATED].u.ms, 1);
+
+    assert_int_equal(store_update(f->conn, f->task, "nope", mask, v), ERR_NOT_FOUND);
+    mask[T_ID] = true;
+    assert_int_equal(store_update(f->conn, f->task, "t1", mask, v), ERR_INVALID);
+}
+
+static void delete_removes_once(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    assert_int_equal(store_delete(f->conn, f->task, "t2"), ERR_OK);
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "t2", NULL, f->arena, &row), ERR_NOT_FOUND);
+    assert_int_equal(store_delete(f->conn, f->task, "t2"), ERR_NOT_FOUND);
+    assert_string_equal(where_ids(f, NULL), "t1,t3,t4");
+}
+
+static void get_applies_where_and_flags(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    const store_cond_t *flags[] = {
+        cmp(f, T_DONE, CMP_EQ, value_bool(true)),
+        cond_on(f, COND_IS_EMPTY, f->task, T_TITLE, value_null()),
+    };
+    store_query_t query = {.flags = flags, .nflags = 2};
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->task, "t1", &query, f->arena, &row), ERR_OK);
+    assert_true(row.flags[0]);
+    assert_false(row.flags[1]);
+    assert_int_equal(store_get(f->conn, f->task, "t3", &query, f->arena, &row), ERR_OK);
+    assert_false(row.flags[0]);
+    assert_true(row.flags[1]);
+
+    query.where = cmp(f, T_DONE, CMP_EQ, value_bool(false));
+    assert_int_equal(store_get(f->conn, f->task, "t1", &query, f->arena, &row), ERR_NOT_FOUND);
+    assert_int_equal(store_get(f->conn, f->task, "t2", &query, f->arena, &row), ERR_OK);
+    assert_int_equal(store_get(f->conn, f->task, "zz", NULL, f->arena, &row), ERR_NOT_FOUND);
+}
+
+/* ---- Search ----------------------------------------------------------------------------- */
+
+static void search_comparisons(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_EQ, txt("Buy milk"))), "t1");
+    assert_string_equal(where_ids(f, cmp(f, T_ESTIMATE, CMP_LT, value_number(4))), "t1,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_ESTIMATE, CMP_LE, value_number(3))), "t1,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_ESTIMATE, CMP_GT, value_number(3))), "t2");
+    assert_string_equal(where_ids(f, cmp(f, T_ESTIMATE, CMP_GE, value_number(3))), "t2,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_DONE, CMP_EQ, value_bool(true))), "t1");
+    assert_string_equal(where_ids(f, cmp(f, T_DONE, CMP_EQ, value_bool(false))), "t2,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_DUE, CMP_LT, value_date(1500))), "t1");
+    assert_string_equal(where_ids(f, cmp(f, T_DUE, CMP_GE, value_date(1500))), "t2");
+    assert_string_equal(where_ids(f, cmp(f, T_CREATED, CMP_GT, value_date(2))), "t3,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_EQ, value_null())), "t3");
+}
+
+static void search_not_equal_matches_empty(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_NE, txt("Buy milk"))), "t2,t3,t4");
+    assert_string_equal(where_ids(f, cmp(f, T_DONE, CMP_NE, value_bool(false))), "t1,t3");
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_NE, value_null())), "t1,t2,t4");
+}
+
+static void search_emptiness_and_lists(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    assert_string_equal(where_ids(f, cond_on(f, COND_IS_EMPTY, f->task, T_TITLE, value_null())),
+                        "t3");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_IS_NOT_EMPTY, f->task, T_TAGS, value_null())), "t1,t2");
+    assert_string_equal(where_ids(f, cond_on(f, COND_IS_EMPTY, f->task, T_TAGS, value_null())),
+                        "t3,t4");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_LIST_CONTAINS, f->task, T_TAGS, txt("b"))), "t1,t2");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_LIST_CONTAINS, f->task, T_TAGS, txt("a"))), "t1");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_LIST_CONTAINS, f->task, T_TAGS, txt("a' OR 1=1"))), "");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_TEXT_CONTAINS, f->task, T_TITLE, txt("MILK"))), "t1");
+    assert_string_equal(
+        where_ids(f, cond_on(f, COND_TEXT_CONTAINS, f->task, T_TITLE, txt("' or 1"))), "t4");
+}
+
+static void search_in_values(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    const value_t titles[] = {txt("Buy milk"), txt("Walk dog"), txt("zzz")};
+    store_cond_t *in = cond_on(f, COND_IN, f->task, T_TITLE, value_null());
+    in->values = titles;
+    in->nvalues = 3;
+    assert_string_equal(where_ids(f, in), "t1,t2");
+    in->nvalues = 0;
+    assert_string_equal(where_ids(f, in), "");
+}
+
+static void search_logic(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_cond_t *done = cmp(f, T_DONE, CMP_EQ, value_bool(true));
+    store_cond_t *big = cmp(f, T_ESTIMATE, CMP_GT, value_number(4));
+    assert_string_equal(where_ids(f, store_cond_or(f->arena, done, big)), "t1,t2");
+    assert_string_equal(where_ids(f, store_cond_and(f->arena, done, big)), "");
+    /* NOT treats an unknown (empty) field as "does not hold", so t3 is included. */
+    assert_string_equal(where_ids(f, store_cond_not(f->arena, done)), "t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_new(f->arena, COND_TRUE)), "t1,t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_new(f->arena, COND_FALSE)), "");
+    assert_string_equal(where_ids(f, store_cond_new(f->arena, COND_AND)), "t1,t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_new(f->arena, COND_OR)), "");
+
+    store_cond_t *chain = store_cond_new(f->arena, COND_OR);
+    chain = store_cond_or(f->arena, chain, done);
+    chain = store_cond_or(f->arena, chain, big);
+    assert_int_equal(chain->kind, COND_OR);
+    assert_int_equal(chain->nkids, 2);
+    assert_string_equal(where_ids(f, chain), "t1,t2");
+}
+
+static void search_ref_match_through_user(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_cond_t *bob = store_cond_cmp(f->arena, &f->user->fields[U_NAME], CMP_EQ, txt("Bob"));
+    store_cond_t *ref = cond_on(f, COND_REF_MATCH, f->task, T_ASSIGNEE, value_null());
+    ref->sub_type = f->user;
+    ref->sub = bob;
+    assert_string_equal(where_ids(f, ref), "t2");
+
+    ref->sub = cond_on(f, COND_TEXT_CONTAINS, f->user, U_EMAIL, txt("EXAMPLE.COM"));
+    assert_string_equal(where_ids(f, ref), "t1,t2");
+
+    ref->sub = NULL;
+    assert_string_equal(where_ids(f, ref), "t1,t2");
+
+    store_cond_t *watched = cond_on(f, COND_REF_MATCH, f->task, T_WATCHERS, value_null());
+    watched->sub_type = f->user;
+    watched->sub = store_cond_cmp(f->arena, &f->user->fields[U_AGE], CMP_GT, value_number(35));
+    assert_string_equal(where_ids(f, watched), "t2");
+    watched->sub = store_cond_cmp(f->arena, &f->user->fields[U_ID], CMP_EQ, txt("u1"));
+    assert_string_equal(where_ids(f, watched), "t1,t2");
+}
+
+static void search_text_with_sql_matches_literally(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_EQ, txt("x' OR 1=1 --"))), "t4");
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_EQ, txt("' OR '1'='1"))), "");
+    assert_string_equal(where_ids(f, cmp(f, T_TITLE, CMP_EQ, txt("\"; DROP TABLE task; --"))), "");
+    assert_string_equal(where_ids(f, NULL), "t1,t2,t3,t4");
+}
+
+static void search_sorts_with_nulls_first(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_sort_t sort = {.field = &f->task->fields[T_ESTIMATE]};
+    store_query_t query = {.sort = &sort, .nsort = 1, .limit = 10};
+    const char *ids = NULL;
+    size_t total = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t3,t1,t4,t2");
+    sort.descending = true;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t2,t4,t1,t3");
+
+    sort = (store_sort_t){.field = &f->task->fields[T_TITLE]};
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t3,t1,t2,t4");
+
+    /* Equal keys fall back to Created Date. */
+    sort = (store_sort_t){.field = &f->task->fields[T_DONE], .descending = true};
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t1,t2,t4,t3");
+
+    sort = (store_sort_t){.field = &f->task->fields[T_TAGS]};
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
+}
+
+static void search_pages_and_counts(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_query_t query = {.offset = 1, .limit = 2, .count_total = true};
+    const char *ids = NULL;
+    size_t total = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t2,t3");
+    assert_int_equal(total, 4);
+
+    query.offset = 10;
+    total = 99;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "");
+    assert_int_equal(total, 4);
+
+    query.offset = 0;
+    query.limit = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "");
+    assert_int_equal(total, 4);
+
+    query.where = cmp(f, T_DONE, CMP_EQ, value_bool(false));
+    query.limit = 1;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t2");
+    assert_int_equal(total, 2);
+
+    query.count_total = false;
+    query.limit = SIZE_MAX;
+    total = 99;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t2,t4");
+    assert_int_equal(total, 0);
+}
+
+static void search_returns_flags_per_row(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    const store_cond_t *flags[] = {
+        cmp(f, T_CREATOR, CMP_EQ, txt("u1")),
+        cond_on(f, COND_LIST_CONTAINS, f->task, T_TAGS, txt("b")),
+    };
+    store_query_t query = {.flags = flags, .nflags = 2, .limit = 10, .count_total = true};
+    store_row_t *rows = NULL;
+    size_t n = 0, total = 0;
+    assert_int_equal(store_search(f->conn, f->task, &query, f->arena, &rows, &n, &total), ERR_OK);
+    assert_int_equal(n, 4);
+    assert_int_equal(total, 4);
+    const bool expected[4][2] = {{true, true}, {false, true}, {false, false}, {true, false}};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(rows[i].flags[0], expected[i][0]);
+        assert_int_equal(rows[i].flags[1], expected[i][1]);
+    }
+}
+
+static void search_rejects_runaway_conditions(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_cond_t *c = cmp(f, T_DONE, CMP_EQ, value_bool(true));
+    for (int i = 0; i < 60; i++)
+        c = store_cond_not(f->arena, c);
+    store_query_t query = {.where = c, .limit = 10};
+    const char *ids = NULL;
+    size_t total = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t1");
+
+    for (int i = 0; i < 10; i++)
+        c = store_cond_not(f->arena, c);
+    query.where = c;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
+
+    enum { MANY = 10001 };
+    value_t *values = arena_calloc(f->arena, MANY, sizeof(*values));
+    for (size_t i = 0; i < MANY; i++)
+        values[i] = txt("v");
+    store_cond_t *in = cond_on(f, COND_IN, f->task, T_TITLE, value_null());
+    in->values = values;
+    in->nvalues = MANY;
+    query.where = in;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
+    in->nvalues = 5000;
+    values[4999] = txt("Walk dog");
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t2");
+
+    /* A flat OR of thousands of kids must not hit SQLite's expression depth limit. */
+    store_cond_t *wide = store_cond_new(f->arena, COND_OR);
+    for (int i = 0; i < 3000; i++)
+        wide = store_cond_or(f->arena, wide, store_cond_new(f->arena, COND_FALSE));
+    wide = store_cond_or(f->arena, wide, cmp(f, T_DONE, CMP_EQ, value_bool(true)));
+    query.where = wide;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_OK);
+    assert_string_equal(ids, "t1");
+
+    query.where = store_cond_cmp(f->arena, &f->user->fields[U_NAME], CMP_EQ, txt("Bob"));
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
+    query.where = cond_on(f, COND_LIST_CONTAINS, f->task, T_TITLE, txt("x"));
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
+}
+
+/* ---- Users ------------------------------------------------------------------------------ */
+
+static void user_email_is_unique_case_insensitive(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    value_t u[U_NFIELDS];
+    user_values(u, "u3", "  ALICE@example.COM ", "Other", 1);
+    assert_int_equal(store_insert(f->conn, f->user, u, "hash"), ERR_CONFLICT);
+
+    user_values(u, "u4", NULL, "No email", 1);
+    assert_int_equal(store_insert(f->conn, f->user, u, NULL), ERR_OK);
+    user_values(u, "u5", NULL, "No email either", 1);
+    assert_int_equal(store_insert(f->conn, f->user, u, NULL), ERR_OK);
+
+    bool mask[U_NFIELDS] = {false};
+    mask[U_EMAIL] = true;
+    user_values(u, "u2", "alice@EXAMPLE.com", NULL, 0);
+    assert_int_equal(store_update(f->conn, f->user, "u2", mask, u), ERR_CONFLICT);
+    user_values(u, "u2", "Bobby@Example.com", NULL, 0);
+    assert_int_equal(store_update(f->conn, f->user, "u2", mask, u), ERR_OK);
+
+    char *id = NULL, *hash = NULL;
+    assert_int_equal(store_user_by_email(f->conn, f->user, "bobby@example.com", f->arena, &id,
+                                         &hash),
+                     ERR_OK);
+    assert_string_equal(id, "u2");
+    assert_null(hash);
+    assert_int_equal(store_user_by_email(f->conn, f->user, "bob@example.com", f->arena, &id,
+                                         &hash),
+                     ERR_NOT_FOUND);
+
+    store_row_t row;
+    assert_int_equal(store_get(f->conn, f->user, "u2", NULL, f->arena, &row), ERR_OK);
+    assert_value_text(&row.values[U_EMAIL], "Bobby@Example.com");
+    assert_value_text(&row.values[U_NAME], "Bob");
+}
+
+static void user_password_lookup_and_change(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    char *id = NULL, *hash = NULL;
+    assert_int_equal(store_user_by_email(f->conn, f->user, "alice@example.com", f->arena, &id,
+                                         &hash),
+                     ERR_OK);
+    assert_string_equal(id, "u1");
+    assert_string_equal(hash, "hash-a");
+    assert_int_equal(store_user_set_password(f->conn, f->user, "u1", "hash-b"), ERR_OK);
+    assert_int_equal(store_user_by_email(f->conn, f->user, "alice@example.com", f->arena, &id,
+                                         &hash),
+                     ERR_OK);
+    assert_string_equal(hash, "hash-b");
+    assert_int_equal(store_user_set_password(f->conn, f->user, "nobody", "x"), ERR_NOT_FOUND);
+    assert_int_equal(store_user_by_email(f->conn, f->user, "carol@example.com", f->arena, &id,
+                                         &hash),
+                     ERR_NOT_FOUND);
+    assert_null(id);
+}
+
+/* ---- Sessions and admin tokens ---------------------------------------------------------- */
+
+static void fill_hash(unsigned char hash[32], unsigned char seed_byte)
+{
+    for (int i = 0; i < 32; i++)
+        hash[i] = (unsigned char)(seed_byte + i * 7);
+    hash[5] = 0; /* an embedded zero byte must not cut the BLOB */
+}
+
+static void sessions_insert_get_touch_revoke(void **state)
+{
+    fixture_t *f = *state;
+    unsigned char hash[32], other[32];
+    fill_hash(hash, 1);
+    fill_hash(other, 2);
+    store_session_t s = {.created_ms = 100, .last_used_ms = 100, .expires_ms = 86400100,
+                         .idle_ms = 2592000000, .two_factor = true};
+    snprintf(s.id, sizeof(s.id), "sess-1");
+    snprintf(s.user_id, sizeof(s.user_id), "u1");
+    assert_int_equal(store_session_insert(f->conn, hash, &s), ERR_OK);
+    assert_int_equal(store_session_insert(f->conn, hash, &s), ERR_CONFLICT);
+
+    store_session_t got;
+    assert_int_equal(store_session_get(f->conn, hash, &got), ERR_OK);
+    assert_string_equal(got.id, "sess-1");
+    assert_string_equal(got.user_id, "u1");
+    assert_int_equal(got.created_ms, 100);
+    assert_int_equal(got.expires_ms, 86400100);
+    assert_int_equal(got.idle_ms, 2592000000);
+    assert_true(got.two_factor);
+    assert_false(got.revoked);
+
+    assert_int_equal(store_session_touch(f->conn, hash, 5000), ERR_OK);
+    assert_int_equal(store_session_get(f->conn, hash, &got), ERR_OK);
+    assert_int_equal(got.last_used_ms, 5000);
+
+    assert_int_equal(store_session_revoke(f->conn, hash), ERR_OK);
+    assert_int_equal(store_session_get(f->conn, hash, &got), ERR_OK);
+    assert_true(got.revoked);
+
+    assert_int_equal(store_session_get(f->conn, other, &got), ERR_NOT_FOUND);
+    assert_int_equal(store_session_touch(f->conn, other, 1), ERR_NOT_FOUND);
+    assert_int_equal(store_session_revoke(f->conn, other), ERR_NOT_FOUND);
+}
+
+static void admin_tokens_insert_find_list_revoke(void **state)
+{
+    fixture_t *f = *state;
+    unsigned char a[32], b[32], c[32];
+    fill_hash(a, 10);
+    fill_hash(b, 20);
+    fill_hash(c, 30);
+    assert_int_equal(store_admin_token_insert(f->conn, "ci", a, 100), ERR_OK);
+    assert_int_equal(store_admin_token_insert(f->conn, "ci", b, 200), ERR_CONFLICT);
+    assert_int_equal(store_admin_token_insert(f->conn, "deploy", b, 200), ERR_OK);
+
+    store_admin_token_t t;
+    assert_int_equal(store_admin_token_find(f->conn, a, &t), ERR_OK);
+    assert_string_equal(t.label, "ci");
+    assert_int_equal(t.created_ms, 100);
+    assert_int_equal(t.last_used_ms, 0);
+    assert_int_equal(store_admin_token_find(f->conn, c, &t), ERR_NOT_FOUND);
+
+    assert_int_equal(store_admin_token_touch(f->conn, a, 150), ERR_OK);
+    assert_int_equal(store_admin_token_find(f->conn, a, &t), ERR_OK);
+    assert_int_equal(t.last_used_ms, 150);
+
+    store_admin_token_t *list = NULL;
+    size_t n = 0;
+    assert_int_equal(store_admin_token_list(f->conn, f->arena, &list, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].label, "ci");
+    assert_string_equal(list[1].label, "deploy");
+
+    assert_int_equal(store_admin_token_revoke(f->conn, "ci"), ERR_OK);
+    assert_int_equal(store_admin_token_find(f->conn, a, &t), ERR_NOT_FOUND);
+    assert_int_equal(store_admin_token_revoke(f->conn, "ci"), ERR_NOT_FOUND);
+    assert_int_equal(store_admin_token_list(f->conn, f->arena, &list, &n), ERR_OK);
+    assert_int_equal(n, 1);
+}
+
+/* ---- Transactions and concurrency ------------------------------------------------------- */
+
+static void transactions_commit_and_roll_back(void **state)
+{
+    fixture_t *f = *state;
+    value_t v[T_NFIELDS_MAX];
+    store_row_t row;
+
+    assert_int_equal(store_begin(f->conn, true), ERR_OK);
+    assert_int_equal(store_begin(f->conn, true), ERR_INVALID);
+    task_values(v, "rolled", 1);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+    store_rollback(f->conn);
+    assert_int_equal(store_get(f->conn, f->task, "rolled", NULL, f->arena, &row), ERR_NOT_FOUND);
+
+    assert_int_equal(store_begin(f->conn, true), ERR_OK);
+    task_values(v, "kept", 1);
+    assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+    assert_int_equal(store_commit(f->conn), ERR_OK);
+    assert_int_equal(store_commit(f->conn), ERR_INVALID);
+    assert_int_equal(store_get(f->conn, f->task, "kept", NULL, f->arena, &row), ERR_OK);
+
+    assert_int_equal(store_begin(f->conn, false), ERR_OK);
+    assert_int_equal(store_get(f->conn, f->task, "kept", NULL, f->arena, &row), ERR_OK);
+    assert_int_equal(store_commit(f->conn), ERR_OK);
+}
+
+typedef struct {
+    fixture_t *f;
+    int worker;
+    err_t err;
+} inserter_t;
+
+static void *insert_many(void *arg)
+{
+    inserter_t *in = arg;
+    store_conn_t *conn = NULL;
+    in->err = store_acquire(in->f->store, &conn);
+    for (int i = 0; in->err == ERR_OK && i < 500; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "w%d-%d", in->worker, i);
+        value_t v[T_NFIELDS_MAX];
+        task_values(v, id, 1000 + i);
+        v[T_ESTIMATE] = value_number(in->worker);
+        in->err = store_insert(conn, in->f->task, v, NULL);
+    }
+    store_release(conn);
+    return NULL;
+}
+
+static void concurrent_inserts_lose_nothing(void **state)
+{
+    fixture_t *f = *state;
+    pthread_t threads[2];
+    inserter_t workers[2] = {{f, 1, ERR_OK}, {f, 2, ERR_OK}};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, insert_many, &workers[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(workers[i].err, ERR_OK);
+    }
+    store_query_t query = {.count_total = true};
+    store_row_t *rows = NULL;
+    size_t n = 0, total = 0;
+    assert_int_equal(store_search(f->conn, f->task, &query, f->arena, &rows, &n, &total), ERR_OK);
+    assert_int_equal(total, 1000);
+    query.where = cmp(f, T_ESTIMATE, CMP_EQ, value_number(2));
+    assert_int_equal(store_search(f->conn, f->task, &query, f->arena, &rows, &n, &total), ERR_OK);
+    assert_int_equal(total, 500);
+}
+
+typedef struct {
+    store_t *store;
+    atomic_bool acquired;
+    err_t err;
+} waiter_t;
+
+static void *acquire_one(void *arg)
+{
+    waiter_t *w = arg;
+    store_conn_t *conn = NULL;
+    w->err = store_acquire(w->store, &conn);
+    atomic_store(&w->acquired, true);
+    store_release(conn);
+    return NULL;
+}
+
+static void pool_waits_for_a_free_connection(void **state)
+{
+    fixture_t *f = *state;
+    store_t *store = NULL;
+    char errbuf[256];
+    store_options_t options = {.pool_size = 1};
+    assert_int_equal(store_open(f->url, &options, &store, errbuf, sizeof(errbuf)), ERR_OK);
+    store_conn_t *conn = NULL;
+    assert_int_equal(store_acquire(store, &conn), ERR_OK);
+
+    waiter_t w = {.store = store};
+    atomic_init(&w.acquired, false);
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, acquire_one, &w), 0);
+    struct timespec pause = {.tv_nsec = 100 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_false(atomic_load(&w.acquired));
+    store_release(conn);
+    pthread_join(thread, NULL);
+    assert_true(atomic_load(&w.acquired));
+    assert_int_equal(w.err, ERR_OK);
+    store_close(store);
+}
+
+int main(void)
+{
+    log_init(LOG_LEVEL_ERROR, false);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(open_rejects_bad_urls),
+        cmocka_unit_test(open_memory_database_works),
+        cmocka_unit_test(migrate_internal_creates_own_tables),
+        cmocka_unit_test_setup_teardown(migrate_twice_is_idempotent, setup, teardown),
+        cmocka_unit_test_setup_teardown(migrate_adds_column_and_keeps_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(migrate_warns_on_changed_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(insert_get_round_trips_every_kind, setup, teardown),
+        cmocka_unit_test_setup_teardown(insert_get_round_trips_nulls, setup, teardown),
+        cmocka_unit_test_setup_teardown(insert_rejects_values_that_do_not_fit, setup, teardown),
+        cmocka_unit_test_setup_teardown(insert_duplicate_id_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(update_writes_masked_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(delete_removes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(get_applies_where_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_comparisons, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_not_equal_matches_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_emptiness_and_lists, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_in_values, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_logic, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_ref_match_through_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_text_with_sql_matches_literally, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_sorts_with_nulls_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_pages_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_returns_flags_per_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_rejects_runaway_conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(user_email_is_unique_case_insensitive, setup, teardown),
+        cmocka_unit_test_setup_teardown(user_password_lookup_and_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(sessions_insert_get_touch_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(admin_tokens_insert_find_list_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(transactions_commit_and_roll_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(concurrent_inserts_lose_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(pool_waits_for_a_free_connection, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
