@@ -74,18 +74,16 @@ static bool authenticate_or_reply(api_call_t *call)
         api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
         return false;
     }
-    if (token == NULL) {
-        call->caller.kind = CALLER_ANONYMOUS;
-        return true;
-    }
-    err_t err = auth_identify(call->conn, token, strlen(token), call->now_ms, &call->caller);
-    if (err == ERR_EXPIRED) {
-        api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
-        return false;
-    }
-    if (err != ERR_OK) {
-        api__reply_failure(call, err, "authenticate");
-        return false;
+    if (token != NULL) {
+        err_t err = auth_identify(call->conn, token, strlen(token), call->now_ms, &call->caller);
+        if (err == ERR_EXPIRED) {
+            api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
+            return false;
+        }
+        if (err != ERR_OK) {
+            api__reply_failure(call, err, "authenticate");
+            return false;
+        }
     }
     if (call->caller.kind == CALLER_USER) {
         call->req->log_user = arena_strdup(call->req->arena, call->caller.user_id);

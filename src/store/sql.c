@@ -136,7 +136,7 @@ typedef struct {
 
 /* Groups longer than this are split in two, recursively. A flat "a OR b OR c ..." parses into a
  * chain as deep as the list is long, and SQLite rejects expression trees deeper than 1000 by
- * default; every split costs a level of parentheses, so short groups stay flat. */
+ * default. Every split costs a level of parentheses, so short groups stay flat. */
 #define FLAT_KIDS 256
 
 static void cond(store__sql_t *q, scope_t s, const store_cond_t *c);
@@ -214,8 +214,9 @@ static void group(store__sql_t *q, scope_t s, const store_cond_t *c)
         kid_range(q, s, c, 0, c->nkids, all ? " AND " : " OR ");
 }
 
-/* NOT is pushed down to the leaves rather than wrapped around its operand. SQLite 3.40's parser
- * has a fixed stack of 100 entries, and each wrapped level would cost two of them. */
+/* NOT is pushed down to the leaves rather than wrapped around its operand. SQLite's parser has a
+ * fixed-size stack (SQLite 3.40 on Debian 12 overflows at about 100 nested parentheses), and each
+ * wrapped level would cost two entries. */
 static void negation(store__sql_t *q, scope_t s, const store_cond_t *c)
 {
     if (c->nkids != 1 || c->kids == NULL) {
@@ -343,14 +344,15 @@ static void membership(store__sql_t *q, scope_t s, const store_cond_t *c)
     wrap_close(q, s);
 }
 
-/* A scalar reference is "col IN (SELECT _id ...)"; a list of references asks whether any element
+/* A scalar reference is "col IN (SELECT _id ...)"; a list of references tests whether any element
  * is in that set. The sub-condition starts a new scope on the referenced table. */
 static void ref_match(store__sql_t *q, scope_t s, const store_cond_t *c)
 {
     if (!field_usable(q, s, c->field))
         return;
-    if (c->field->builtin != BUILTIN_NONE || c->field->type.kind != FK_THING ||
-        c->sub_type == NULL) {
+    const bool reference = c->field->builtin == BUILTIN_CREATED_BY ||
+                           (c->field->builtin == BUILTIN_NONE && c->field->type.kind == FK_THING);
+    if (!reference || c->sub_type == NULL) {
         reject(q, "reference match on a field that is not a thing reference");
         return;
     }

@@ -32,12 +32,19 @@ err_t store__sqlite_fail(store__sqlite_conn_t *c, int rc, const char *op)
         return ERR_CONFLICT;
     }
     const int primary = rc & 0xff;
+    const char *message = sqlite3_errmsg(c->db);
+    /* SQLite's parser has a fixed-size stack and expression trees are limited to 1000 levels, so
+     * a condition within STORE__MAX_COND_DEPTH can still be too complex for it. */
+    if (primary == SQLITE_ERROR && (strstr(message, "parser stack overflow") != NULL ||
+                                    strstr(message, "Expression tree is too large") != NULL)) {
+        LOG_WARN("store statement too complex", "op=%s error=%s", op, log_quote(message));
+        return ERR_INVALID;
+    }
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-        LOG_WARN("store busy", "op=%s error=%s", op, log_quote(sqlite3_errmsg(c->db)));
+        LOG_WARN("store busy", "op=%s error=%s", op, log_quote(message));
         return ERR_BUSY;
     }
-    LOG_ERROR("store operation failed", "op=%s code=%d error=%s", op, rc,
-              log_quote(sqlite3_errmsg(c->db)));
+    LOG_ERROR("store operation failed", "op=%s code=%d error=%s", op, rc, log_quote(message));
     return primary == SQLITE_NOMEM ? ERR_NOMEM : ERR_STORE;
 }
 
@@ -187,6 +194,11 @@ static err_t backend_open(const char *target, unsigned *pool_size, store_t **out
         snprintf(errbuf, errlen, "missing SQLite path: expected sqlite:PATH");
         return ERR_INVALID;
     }
+    /* SQLITE_OPEN_NOMUTEX still needs a library built with thread support. */
+    if (!sqlite3_threadsafe()) {
+        snprintf(errbuf, errlen, "the SQLite library was built without thread support");
+        return ERR_STORE;
+    }
     store__sqlite_t *s = calloc(1, sizeof(*s));
     char *path = strdup(target);
     if (s == NULL || path == NULL) {
@@ -196,7 +208,7 @@ static err_t backend_open(const char *target, unsigned *pool_size, store_t **out
         return ERR_NOMEM;
     }
     s->path = path;
-    /* Every connection to ":memory:" is a separate empty database, so the pool holds one. */
+    /* Every connection to ":memory:" opens a separate empty database, so the pool keeps one. */
     if (strcmp(path, ":memory:") == 0)
         *pool_size = 1;
     *out = &s->base;
@@ -210,8 +222,8 @@ static void backend_close(store_t *store)
     free(s);
 }
 
-/* Sets the journal mode and reports when SQLite kept another one; an in-memory database
- * answers "memory", which is expected. */
+/* Sets the journal mode and logs a warning when SQLite kept another one. An in-memory database
+ * returns "memory", which is expected. */
 static err_t set_wal(store__sqlite_conn_t *c, const char *path)
 {
     sqlite3_stmt *stmt = NULL;

@@ -38,9 +38,10 @@ static inline store__sqlite_conn_t *store__sqlite_conn(store_conn_t *conn)
 
 extern const store__dialect_t store__sqlite_dialect;
 
-/* Maps a failed SQLite call to an err_t: unique and primary-key violations to ERR_CONFLICT,
- * SQLITE_BUSY and SQLITE_LOCKED (after busy_timeout) to ERR_BUSY, anything else to ERR_STORE,
- * which is logged once as an error naming op and SQLite's message. */
+/* Maps a failed SQLite call to an err_t. Unique and primary-key violations give ERR_CONFLICT,
+ * SQLITE_BUSY and SQLITE_LOCKED (after busy_timeout) ERR_BUSY, a statement too complex for the
+ * parser ERR_INVALID. Anything else is ERR_STORE, logged once as an error naming op and SQLite's
+ * message. */
 err_t store__sqlite_fail(store__sqlite_conn_t *c, int rc, const char *op);
 
 /* Returns a prepared statement for sql, from the connection's cache when it has one. The caller

@@ -99,7 +99,7 @@ static void warn(migration_t *m, const char *type, const char *column, const cha
 }
 
 /* Runs q (built by this file) and reports a failure in errbuf with what it was doing. When
- * first is given, the first column of the first row is copied into it, and *found says whether
+ * first is given, the first column of the first row is copied into it. *found is set to whether
  * there was a row. */
 static err_t run(migration_t *m, store__sql_t *q, const char *what, char *first, size_t size,
                  bool *found)
@@ -248,7 +248,7 @@ static err_t create_index(migration_t *m, const char *table, const char *suffix,
 }
 
 /* The unique email index is separate from the column because ALTER TABLE cannot add a UNIQUE
- * column; it also lets a User table from before the email columns gain them. */
+ * column. A User table created before the email columns can then gain them. */
 static err_t create_indexes(migration_t *m, const app_type_t *type)
 {
     err_t err = create_index(m, type->table, "created", false, "\"_created\", \"_id\"");

@@ -84,7 +84,8 @@ err_t store_open(const char *url, const store_options_t *options, store_t **out,
 void store_close(store_t *store);
 
 /* Creates missing tables, columns and indexes for the app, and the store's own tables. Never drops
- * or rewrites data; a column whose type changed is reported and left alone. */
+ * or rewrites data; a column whose type changed is reported and left alone. On success errbuf
+ * holds those warnings, or "" when there are none. */
 err_t store_migrate(store_t *store, const app_t *app, char *errbuf, size_t errlen) WARN_UNUSED;
 
 /* Creates only the store's own tables (sessions, admin tokens), for commands that have no app. */
@@ -134,18 +135,23 @@ typedef struct {
 err_t store_get(store_conn_t *conn, const app_type_t *type, const char *id,
                 const store_query_t *query, arena_t *arena, store_row_t *out) WARN_UNUSED;
 
-/* Runs a search. rows and their values live in arena. total is set when query->count_total. */
+/* Runs a search. rows and their values live in arena. total is set when query->count_total.
+ * Returns ERR_INVALID for a query the store cannot run: a condition on a field of another type,
+ * nested deeper than 64 levels or binding more than 10,000 values, or a sort on a list field. */
 err_t store_search(store_conn_t *conn, const app_type_t *type, const store_query_t *query,
                    arena_t *arena, store_row_t **rows, size_t *nrows, size_t *total) WARN_UNUSED;
 
 /* Inserts a new thing; values[0] must carry its id and the dates must be set. For the User type,
  * password_hash may be given (NULL = none) and the email, values of BUILTIN_EMAIL, must be unique
- * after normalisation: ERR_CONFLICT otherwise. */
+ * after normalisation: ERR_CONFLICT otherwise, and also when the id exists. Returns ERR_INVALID
+ * when a value's kind does not fit its field (lists, geographic addresses and date ranges are
+ * VAL_JSON and must parse), or a number is not finite. */
 err_t store_insert(store_conn_t *conn, const app_type_t *type, const value_t *values,
                    const char *password_hash) WARN_UNUSED;
 
 /* Writes the fields whose mask entry is true, and Modified Date. ERR_NOT_FOUND when the id is
- * unknown. */
+ * unknown. Values are checked as in store_insert; the _id cannot be masked (ERR_INVALID), and a
+ * new email must be unique in the same way (ERR_CONFLICT). */
 err_t store_update(store_conn_t *conn, const app_type_t *type, const char *id, const bool *mask,
                    const value_t *values) WARN_UNUSED;
 

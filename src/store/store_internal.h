@@ -16,15 +16,15 @@
 #include "core/sbuf.h"
 #include "store/store.h"
 
-/* Limits on what a condition tree may ask of the database. Deeper trees or more parameters come
- * from a runaway caller, never from a real request, and both are rejected with ERR_INVALID. */
+/* Limits on what a condition tree may ask of the database. No real request needs deeper trees or
+ * more parameters, so both are rejected with ERR_INVALID. */
 #define STORE__MAX_COND_DEPTH 64
 #define STORE__MAX_PARAMS 10000
 #define STORE__MAX_SQL (1u << 20) /* bytes of SQL text in one statement */
 
 #define STORE__DEFAULT_POOL 8
-/* Longest identifier accepted. App tables and columns are far shorter; index names add a suffix
- * to the table name. */
+/* Maximum identifier length in bytes. App tables and columns are far shorter, and index names add
+ * a suffix to the table name. */
 #define STORE__MAX_IDENT 128
 
 /* ---- Backend vtable -------------------------------------------------------------------- */
@@ -115,7 +115,7 @@ typedef enum {
 
 store__storage_t store__field_storage(const app_field_t *field);
 
-/* Returns the column that holds field: fixed names for the built-ins, field->column otherwise. */
+/* Returns the column that stores field: fixed names for the built-ins, field->column otherwise. */
 const char *store__column_name(const app_field_t *field);
 
 /* True when field is one of type's fields, by address. */

@@ -700,6 +700,86 @@ static void search_logic(void **state)
     assert_int_equal(chain->kind, COND_OR);
     assert_int_equal(chain->nkids, 2);
     assert_string_equal(where_ids(f, chain), "t1,t2");
+    store_cond_t *both = store_cond_and(f->arena, store_cond_and(f->arena, done, big), done);
+    assert_int_equal(both->nkids, 3);
+}
+
+/* A negation is true wherever its operand is not, including things whose field is empty. */
+static void search_negations(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    arena_t *a = f->arena;
+    store_cond_t *done = cmp(f, T_DONE, CMP_EQ, value_bool(true));
+    store_cond_t *big = cmp(f, T_ESTIMATE, CMP_GT, value_number(4));
+    store_cond_t *small = cmp(f, T_ESTIMATE, CMP_LT, value_number(4));
+    assert_string_equal(where_ids(f, store_cond_not(a, small)), "t2,t3");
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_and(a, done, small))),
+                        "t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_or(a, done, big))), "t3,t4");
+    assert_string_equal(
+        where_ids(f, store_cond_not(a, cond_on(f, COND_IS_EMPTY, f->task, T_TITLE, value_null()))),
+        "t1,t2,t4");
+    assert_string_equal(
+        where_ids(f, store_cond_not(a, cond_on(f, COND_LIST_CONTAINS, f->task, T_TAGS, txt("b")))),
+        "t3,t4");
+    assert_string_equal(
+        where_ids(f, store_cond_not(a, cond_on(f, COND_TEXT_CONTAINS, f->task, T_TITLE,
+                                               txt("milk")))),
+        "t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_not(a, cmp(f, T_TITLE, CMP_NE, txt("Buy milk")))),
+                        "t1");
+    assert_string_equal(where_ids(f, store_cond_not(a, cmp(f, T_TITLE, CMP_EQ, value_null()))),
+                        "t1,t2,t4");
+    assert_string_equal(where_ids(f, store_cond_not(a, cmp(f, T_TITLE, CMP_EQ, txt("Walk dog")))),
+                        "t1,t3,t4");
+
+    const value_t titles[] = {txt("Buy milk"), txt("Walk dog")};
+    store_cond_t *in = cond_on(f, COND_IN, f->task, T_TITLE, value_null());
+    in->values = titles;
+    in->nvalues = 2;
+    assert_string_equal(where_ids(f, store_cond_not(a, in)), "t3,t4");
+    store_cond_t *in_nothing = cond_on(f, COND_IN, f->task, T_TITLE, value_null());
+    assert_string_equal(where_ids(f, store_cond_not(a, in_nothing)), "t1,t2,t3,t4");
+
+    store_cond_t *ref = cond_on(f, COND_REF_MATCH, f->task, T_ASSIGNEE, value_null());
+    ref->sub_type = f->user;
+    ref->sub = store_cond_cmp(a, &f->user->fields[U_NAME], CMP_EQ, txt("Bob"));
+    assert_string_equal(where_ids(f, store_cond_not(a, ref)), "t1,t3,t4");
+    store_cond_t *watched = cond_on(f, COND_REF_MATCH, f->task, T_WATCHERS, value_null());
+    watched->sub_type = f->user;
+    watched->sub = store_cond_cmp(a, &f->user->fields[U_AGE], CMP_GT, value_number(35));
+    assert_string_equal(where_ids(f, store_cond_not(a, watched)), "t1,t3,t4");
+
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_new(a, COND_TRUE))), "");
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_new(a, COND_AND))), "");
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_new(a, COND_OR))),
+                        "t1,t2,t3,t4");
+    assert_string_equal(where_ids(f, store_cond_not(a, store_cond_not(a, done))), "t1");
+}
+
+static void search_ref_match_on_creator(void **state)
+{
+    fixture_t *f = *state;
+    seed(f);
+    store_cond_t *ref = cond_on(f, COND_REF_MATCH, f->task, T_CREATOR, value_null());
+    ref->sub_type = f->user;
+    ref->sub = store_cond_cmp(f->arena, &f->user->fields[U_NAME], CMP_EQ, txt("Alice"));
+    assert_string_equal(where_ids(f, ref), "t1,t4");
+
+    /* Users created by users created by ... nested past what SQLite's parser accepts. */
+    store_cond_t *deep = store_cond_cmp(f->arena, &f->user->fields[U_NAME], CMP_EQ, txt("Alice"));
+    for (int i = 0; i < 30; i++) {
+        store_cond_t *up = cond_on(f, COND_REF_MATCH, f->user, U_CREATOR, value_null());
+        up->sub_type = f->user;
+        up->sub = deep;
+        deep = up;
+    }
+    ref->sub = deep;
+    store_query_t query = {.where = ref, .limit = 10};
+    const char *ids = NULL;
+    size_t total = 0;
+    assert_int_equal(search_ids(f, &query, &ids, &total), ERR_INVALID);
 }
 
 static void search_ref_match_through_user(void **state)
@@ -1009,6 +1089,49 @@ static void admin_tokens_insert_find_list_revoke(void **state)
     assert_int_equal(n, 1);
 }
 
+/* Runs a search on a type whose table does not exist, with stderr captured in a file, and returns
+ * what was logged. */
+static void capture_failed_search(fixture_t *f, const store_cond_t *where, err_t *err, char *log,
+                                  size_t size)
+{
+    char path[160];
+    snprintf(path, sizeof(path), "%s/stderr.txt", f->dir);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    FILE *capture = fopen(path, "w+");
+    assert_non_null(capture);
+    dup2(fileno(capture), STDERR_FILENO);
+
+    app_type_t missing = *f->task;
+    missing.table = "missing";
+    store_query_t query = {.where = where, .limit = 10};
+    store_row_t *rows = NULL;
+    size_t n = 0;
+    *err = store_search(f->conn, &missing, &query, f->arena, &rows, &n, NULL);
+
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    size_t got = fread(log, 1, size - 1, capture);
+    log[got] = '\0';
+    fclose(capture);
+    unlink(path);
+}
+
+static void store_error_log_omits_values(void **state)
+{
+    fixture_t *f = *state;
+    char log[4096];
+    err_t err = ERR_OK;
+    store_cond_t *where = cond_on(f, COND_TEXT_CONTAINS, f->task, T_TITLE,
+                                  txt("planted-secret-4242"));
+    capture_failed_search(f, where, &err, log, sizeof(log));
+    assert_int_equal(err, ERR_STORE);
+    assert_non_null(strstr(log, "no such table"));
+    assert_null(strstr(log, "planted-secret-4242"));
+}
+
 /* ---- Transactions and concurrency ------------------------------------------------------- */
 
 static void transactions_commit_and_roll_back(void **state)
@@ -1142,6 +1265,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(search_emptiness_and_lists, setup, teardown),
         cmocka_unit_test_setup_teardown(search_in_values, setup, teardown),
         cmocka_unit_test_setup_teardown(search_logic, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_negations, setup, teardown),
+        cmocka_unit_test_setup_teardown(search_ref_match_on_creator, setup, teardown),
         cmocka_unit_test_setup_teardown(search_ref_match_through_user, setup, teardown),
         cmocka_unit_test_setup_teardown(search_text_with_sql_matches_literally, setup, teardown),
         cmocka_unit_test_setup_teardown(search_sorts_with_nulls_first, setup, teardown),
@@ -1152,6 +1277,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(user_password_lookup_and_change, setup, teardown),
         cmocka_unit_test_setup_teardown(sessions_insert_get_touch_revoke, setup, teardown),
         cmocka_unit_test_setup_teardown(admin_tokens_insert_find_list_revoke, setup, teardown),
+        cmocka_unit_test_setup_teardown(store_error_log_omits_values, setup, teardown),
         cmocka_unit_test_setup_teardown(transactions_commit_and_roll_back, setup, teardown),
         cmocka_unit_test_setup_teardown(concurrent_inserts_lose_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(pool_waits_for_a_free_connection, setup, teardown),
