@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api_internal.h"
+#include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "json/jsonx.h"
@@ -91,6 +92,19 @@ static err_t constraint_value(api_call_t *call, app_vtype_t t, const json_t *j, 
     if (t.kind == FK_THING)
         t.kind = FK_TEXT; /* list equality compares ids as text */
     return api__value_from_json(call, t, j, out, reason);
+}
+
+/* Lists store dates the way they are returned, as ISO text, so a date to look for in a list is
+ * compared in that form. */
+static value_t list_element(api_call_t *call, value_t v)
+{
+    if (v.kind != VAL_DATE)
+        return v;
+    char *iso = arena_alloc(call->req->arena, 32);
+    if (iso == NULL)
+        return v;
+    clock_format_iso(v.u.ms, iso);
+    return value_text(iso, strlen(iso));
 }
 
 typedef struct {
@@ -236,7 +250,7 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
         cond = store_cond_new(a, COND_LIST_CONTAINS);
         if (cond != NULL) {
             cond->field = f;
-            cond->value = val;
+            cond->value = list_element(call, val);
         }
         if (ct == C_NOT_CONTAINS && cond != NULL)
             cond = store_cond_not(a, cond);
@@ -267,7 +281,7 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
                     break;
                 }
                 has->field = f;
-                has->value = vals[i];
+                has->value = list_element(call, vals[i]);
                 cond = store_cond_or(a, cond, has);
             }
         } else {

@@ -87,6 +87,14 @@ void store__sql_param(store__sql_t *q, value_t v)
 {
     if (failed(q))
         return;
+    if (q->replaying) {
+        if (q->replay_next >= q->replay_end) {
+            store__sql_fail(q, ERR_INTERNAL);
+            return;
+        }
+        q->dialect->placeholder(&q->sql, ++q->replay_next);
+        return;
+    }
     if (q->nparams >= STORE__MAX_PARAMS) {
         reject(q, "too many parameters");
         return;
@@ -105,6 +113,17 @@ void store__sql_param(store__sql_t *q, value_t v)
     q->dialect->placeholder(&q->sql, q->nparams);
 }
 
+void store__sql_put_decimal(sbuf_t *sql, size_t n)
+{
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n > 0);
+    sbuf_append(sql, digits + i, sizeof(digits) - i);
+}
+
 static value_t cstr_value(const char *s)
 {
     return s == NULL ? value_null() : value_text(s, strlen(s));
@@ -112,8 +131,10 @@ static value_t cstr_value(const char *s)
 
 static void alias_ref(store__sql_t *q, char letter, unsigned alias)
 {
-    if (!failed(q))
-        sbuf_printf(&q->sql, "%c%u", letter, alias);
+    if (failed(q))
+        return;
+    sbuf_putc(&q->sql, letter);
+    store__sql_put_decimal(&q->sql, alias);
 }
 
 static void column(store__sql_t *q, unsigned alias, const app_field_t *field)
@@ -456,8 +477,7 @@ void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
 /* ---- Things ----------------------------------------------------------------------------- */
 
 /* "SELECT <fields>, <flags>[, <total>] FROM <table> AS t0 WHERE " */
-static void select_head(store__sql_t *q, const app_type_t *type, const store_query_t *query,
-                        bool with_total)
+static void select_head(store__sql_t *q, const app_type_t *type, const store_query_t *query)
 {
     store__sql_puts(q, "SELECT ");
     for (size_t i = 0; i < type->nfields; i++) {
@@ -477,8 +497,10 @@ static void select_head(store__sql_t *q, const app_type_t *type, const store_que
         store__sql_cond(q, type, 0, query->flags[k]);
         store__sql_puts(q, " THEN 1 ELSE 0 END");
     }
-    if (with_total)
-        store__sql_puts(q, ", COUNT(*) OVER ()");
+}
+
+static void from_table(store__sql_t *q, const app_type_t *type)
+{
     store__sql_puts(q, " FROM ");
     store__sql_ident(q, type->table);
     store__sql_puts(q, " AS t0 WHERE ");
@@ -505,7 +527,16 @@ static void order_and_page(store__sql_t *q, const app_type_t *type, const store_
             reject(q, "sort on a list field");
             return;
         }
-        column(q, 0, field);
+        /* Rows where the caller may not view the field sort as if it were empty. */
+        if (query->sort[i].visible != NULL) {
+            store__sql_puts(q, "CASE WHEN ");
+            store__sql_cond(q, type, 0, query->sort[i].visible);
+            store__sql_puts(q, " THEN ");
+            column(q, 0, field);
+            store__sql_puts(q, " END");
+        } else {
+            column(q, 0, field);
+        }
         store__sql_puts(q, query->sort[i].descending ? " DESC NULLS LAST, " : " ASC NULLS FIRST, ");
     }
     store__sql_puts(q, "t0.\"_created\", t0.\"_id\" LIMIT ");
@@ -516,15 +547,43 @@ static void order_and_page(store__sql_t *q, const app_type_t *type, const store_
 
 void store__sql_search(store__sql_t *q, const app_type_t *type, const store_query_t *query)
 {
-    select_head(q, type, query, query->count_total);
+    select_head(q, type, query);
+    if (!query->count_total) {
+        from_table(q, type);
+        store__sql_cond(q, type, 0, query->where);
+        order_and_page(q, type, query);
+        return;
+    }
+
+    /* The count is a subquery rather than COUNT(*) OVER (): a window makes SQLite read and sort
+     * every match, while the subquery runs once on an index and the page can stop after LIMIT
+     * rows. Its WHERE is the outer one rendered again, reusing the same parameters. */
+    const unsigned alias = q->next_alias++;
+    const size_t first = q->nparams;
+    store__sql_puts(q, ", (SELECT COUNT(*) FROM ");
+    store__sql_ident(q, type->table);
+    store__sql_puts(q, " AS ");
+    alias_ref(q, 't', alias);
+    store__sql_puts(q, " WHERE ");
+    store__sql_cond(q, type, alias, query->where);
+    store__sql_puts(q, ")");
+    from_table(q, type);
+
+    q->replaying = true;
+    q->replay_next = first;
+    q->replay_end = q->nparams;
     store__sql_cond(q, type, 0, query->where);
+    q->replaying = false;
+    if (q->replay_next != q->replay_end)
+        store__sql_fail(q, ERR_INTERNAL);
     order_and_page(q, type, query);
 }
 
 void store__sql_get(store__sql_t *q, const app_type_t *type, const char *id,
                     const store_query_t *query)
 {
-    select_head(q, type, query, false);
+    select_head(q, type, query);
+    from_table(q, type);
     store__sql_puts(q, "t0.\"_id\" = ");
     store__sql_param(q, cstr_value(id));
     store__sql_puts(q, " AND ");
