@@ -92,6 +92,27 @@ static void usage_serve(FILE *f)
           f);
 }
 
+static void usage_check(FILE *f)
+{
+    fputs("usage: froth check [--app FILE]\n"
+          "\n"
+          "Loads and validates an app definition without serving it. Prints every error with\n"
+          "its JSON path and exits with 1, or prints a summary and exits with 0.\n"
+          "  --app FILE   app definition (env FROTH_APP; default app.json)\n",
+          f);
+}
+
+static void usage_migrate(FILE *f)
+{
+    fputs("usage: froth migrate [--app FILE] [--db URL]\n"
+          "\n"
+          "Creates missing tables, columns and indexes for the app, then exits. Never drops or\n"
+          "rewrites data; serve does the same at start-up.\n"
+          "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
+          "  --db URL     database, sqlite:PATH (env FROTH_DB; default sqlite:froth.db)\n",
+          f);
+}
+
 static void usage_admin_token(FILE *f)
 {
     fputs("usage: froth admin-token create --label NAME [--db URL]\n"
@@ -264,7 +285,7 @@ static int load_app(const char *path, app_t **app)
 static int cmd_check(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o, usage_serve);
+    int rc = parse_options(argc, argv, &o, usage_check);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     app_t *app;
@@ -291,7 +312,7 @@ static int open_store(const char *url, store_t **store)
 static int cmd_migrate(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o, usage_serve);
+    int rc = parse_options(argc, argv, &o, usage_migrate);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     app_t *app;
@@ -441,7 +462,7 @@ static int cmd_serve(int argc, char **argv)
     log_init(o.log_level, o.log_json);
 
     /* Every thread started from here on inherits the blocked signals, so only sigwait below
-     * sees SIGINT and SIGTERM. A client that goes away must not kill the process. */
+     * receives SIGINT and SIGTERM. A client that goes away must not kill the process. */
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);

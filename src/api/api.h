@@ -1,7 +1,7 @@
 /* The Bubble-compatible HTTP API: routing, the Data API and the Workflow API.
  *
  * api_handle is the one http handler. It authenticates the caller before anything else (a bad
- * token is a 401 even for a route that does not exist), routes, and answers every error in the
+ * token is a 401 even for a route that does not exist), routes, and returns every error in the
  * envelope Bubble clients parse: {"statusCode":N,"body":{"status":..,"message":..}} for data and
  * validation errors, {"error_class":"Unauthorized",..} for authorization errors.
  */

@@ -198,7 +198,7 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
     if (path.nseg > 0 && strcmp(path.seg[0], "version-live") == 0) {
         at = 1;
     } else if (path.nseg > 0 && strcmp(path.seg[0], "version-test") == 0) {
-        /* NOTE: the development database is not served yet; say so rather than answer from live. */
+        /* NOTE: the development database is not served yet; report that instead of serving live data. */
         api__reply_envelope(&call, 404, "NOT_FOUND",
                             "The version-test database is not configured on this server");
         return;

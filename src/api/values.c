@@ -10,7 +10,7 @@
 #include "core/ids.h"
 #include "json/jsonx.h"
 
-/* Bubble's limits: a list field holds at most 10,000 items. */
+/* Bubble's limit: a list field contains at most 10,000 items. */
 #define LIST_MAX 10000
 
 static value_t text_copy(api_call_t *call, const char *s, size_t n)

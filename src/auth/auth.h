@@ -3,7 +3,7 @@
  * Tokens are opaque: 32 random bytes in base64url. Only their SHA-256 is stored, so a leaked
  * database does not leak usable tokens, and lookups by hash need no constant-time comparison.
  * Passwords are hashed with argon2id (libsodium's interactive limits) and at most a bounded
- * number of hashes run at once; beyond that callers get ERR_BUSY and answer 503. Nothing here
+ * number of hashes run at once; beyond that callers get ERR_BUSY and respond with 503. Nothing here
  * logs a password or a token.
  */
 #ifndef FROTH_AUTH_H
@@ -48,8 +48,8 @@ err_t auth_init(unsigned max_hashes) WARN_UNUSED;
  * hashes are running, ERR_NOMEM when the hash memory cannot be had. */
 err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SIZE]) WARN_UNUSED;
 
-/* Verifies a password against an encoded hash; when hash is NULL (unknown user) it still spends
- * the same time on a dummy hash, so timing does not tell which emails exist. Sets *ok. */
+/* Verifies a password against an encoded hash and sets *ok. When hash is NULL (unknown user), it
+ * verifies against a dummy hash, so the timing does not reveal which emails exist. */
 err_t auth_password_verify(const char *hash, const char *password, size_t len, bool *ok) WARN_UNUSED;
 
 /* Makes a new random token and its SHA-256. */

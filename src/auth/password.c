@@ -1,6 +1,6 @@
 /* Password hashing with argon2id behind a concurrency limit.
  *
- * Each hash holds 64 MiB and about 50 ms of one core, so unbounded parallel logins would exhaust
+ * Each hash uses 64 MiB and about 50 ms of one core, so unbounded parallel logins would exhaust
  * memory. A counting semaphore admits max_hashes at a time; a request that cannot get a slot
  * within a short wait is turned away with ERR_BUSY (503) rather than queued without bound.
  */
@@ -17,7 +17,7 @@
 static sem_t hash_slots;
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-/* How long a request waits for a hashing slot before it is answered with 503. */
+/* How long a request waits for a hashing slot before the request fails with 503. */
 #define SLOT_WAIT_MS 2000
 
 err_t auth_init(unsigned max_hashes)

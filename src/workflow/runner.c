@@ -163,8 +163,8 @@ static err_t do_sign_up(run_t *r, const app_action_t *a, value_t *result)
     return issue_token(r, a, r->user_id);
 }
 
-/* Unknown emails and wrong passwords get the same answer and cost the same hash, so the
- * response does not reveal which emails have accounts; the log records the real reason. */
+/* Unknown emails and wrong passwords get the same response and cost the same hash, so the
+ * response does not reveal which emails have accounts. The log records the real reason. */
 static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
 {
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
