@@ -108,3 +108,11 @@ def test_bad_api_token_query_rejected(server):
     token = server.plant(secrets.token_urlsafe(24))
     response = server.get("/api/1.1/obj/task", params={"api_token": token})
     assert_unauthorized(response, "Invalid or expired token", secret=token)
+
+
+def test_bad_token_checked_before_route(server):
+    token = server.plant(secrets.token_urlsafe(32))
+    for method, path in (("GET", "/api/1.1/obj/nosuchtype"), ("POST", "/api/1.1/wf/nosuch"),
+                         ("GET", "/api/1.1/obj/task/1700000000000x999999999999999999")):
+        response = server.request(method, path, token, json={})
+        assert_unauthorized(response, "Invalid or expired token", secret=token)

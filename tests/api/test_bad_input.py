@@ -134,8 +134,7 @@ def test_wrong_value_on_patch_keeps_thing(server, owner):
 def test_oversized_body_rejected(server, owner):
     body = json.dumps({"title": "x" * (1024 * 1024 + 1024)}).encode()
     response = post_raw(server, owner["token"], body)
-    assert response.status_code == 413, describe(response)
-    assert isinstance(response.json(), dict), describe(response)
+    assert_envelope(response, 413)
     assert_no_tasks(server, owner["token"])
 
 

@@ -124,6 +124,8 @@ def test_duplicate_signup_rejected(server):
         password = server.plant(unique_password())
         response = server.post("/api/1.1/wf/signup", json={"email": variant, "password": password})
         assert response.status_code == 400, f"{variant!r}: {describe(response)}"
+        # Bubble's preset error code for an email that is already taken.
+        assert_envelope(response, 400, "USED_EMAIL")
         assert "token" not in response.text, describe(response)
 
     assert user_total(server) == total, "a duplicate sign-up created a user"
