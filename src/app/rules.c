@@ -80,6 +80,41 @@ static void read_constrain(app__loader_t *ld, const app_type_t *type, const json
     app__path_restore(ld, mark);
 }
 
+static err_t load_nothing(void *ud, const app_type_t *type, const char *id, size_t id_len,
+                          const app_field_t *field, value_t *out)
+{
+    *out = value_null();
+    return ERR_OK;
+}
+
+/* A rule's condition must compile into a search condition, or every search of the type would
+ * fail at run time. It is compiled once for a logged-in and once for a logged-out caller, since
+ * constant folding takes different paths for the two. */
+static void check_searchable(app__loader_t *ld, int type_index, const expr_t *when)
+{
+    arena_t *scratch = arena_new(4096, 1 << 20);
+    if (scratch == NULL) {
+        ld->fatal = ERR_NOMEM;
+        return;
+    }
+    static const char *const callers[] = {"1700000000000x1", NULL};
+    for (size_t i = 0; i < 2; i++) {
+        expr_env_t env = {.app = ld->app, .user_id = callers[i], .arena = scratch,
+                          .this_type = &ld->app->types[type_index], .load_field = load_nothing};
+        store_cond_t *cond = NULL;
+        err_t err = expr_to_cond(when, &env, &cond);
+        if (err == ERR_INVALID) {
+            app__error_at(ld, "when",
+                          "this condition cannot be evaluated in a search: compare a field of "
+                          "This with a value that does not depend on This");
+            break;
+        }
+        if (err == ERR_NOMEM)
+            ld->fatal = ERR_NOMEM;
+    }
+    arena_free(scratch);
+}
+
 static void read_when(app__loader_t *ld, int type_index, const json_t *def, app_rule_t *rule)
 {
     if (rule->everyone_else) {
@@ -91,6 +126,8 @@ static void read_when(app__loader_t *ld, int type_index, const json_t *def, app_
     }
     const expr_scope_t scope = {.app = ld->app, .this_type = type_index};
     rule->when = app__read_expr(ld, def, "when", &scope, APP__WANT_BOOL, true);
+    if (rule->when != NULL)
+        check_searchable(ld, type_index, rule->when);
 }
 
 static void load_rule(app__loader_t *ld, int type_index, const json_t *declared, const json_t *def,
