@@ -29,6 +29,8 @@
 typedef struct {
     const char *app_path;
     const char *db_url;
+    const char *test_db_url;  /* NULL = no version-test database */
+    const char *cors;         /* comma-separated allowed origins, or NULL */
     const char *label;
     http_config_t http;
     log_level_t log_level;
@@ -77,6 +79,10 @@ static void usage_serve(FILE *f)
           "\n"
           "  --app FILE          app definition (env FROTH_APP; default app.json)\n"
           "  --db URL            database, sqlite:PATH (env FROTH_DB; default sqlite:froth.db)\n"
+          "  --test-db URL       database served under /version-test (env FROTH_TEST_DB;\n"
+          "                      default none: /version-test answers 404)\n"
+          "  --cors-origins LIST comma-separated origins browsers may call from, or * for any\n"
+          "                      (env FROTH_CORS_ORIGINS; default none)\n"
           "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
           "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
           "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
@@ -127,12 +133,14 @@ static void usage_admin_token(FILE *f)
 
 enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
-    OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP,
+    OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
 };
 
 static const struct option long_options[] = {
     {"app", required_argument, NULL, OPT_APP},
     {"db", required_argument, NULL, OPT_DB},
+    {"test-db", required_argument, NULL, OPT_TEST_DB},
+    {"cors-origins", required_argument, NULL, OPT_CORS},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -163,6 +171,8 @@ static bool apply_option(options_t *o, int opt, const char *value)
     switch (opt) {
     case OPT_APP: o->app_path = value; return true;
     case OPT_DB: o->db_url = value; return true;
+    case OPT_TEST_DB: o->test_db_url = value; return true;
+    case OPT_CORS: o->cors = value; return true;
     case OPT_HOST: o->http.host = value; return true;
     case OPT_LABEL: o->label = value; return true;
     case OPT_PORT:
@@ -213,7 +223,8 @@ static bool load_env(options_t *o)
         const char *name;
         int opt;
     } vars[] = {
-        {"FROTH_APP", OPT_APP}, {"FROTH_DB", OPT_DB}, {"FROTH_HOST", OPT_HOST},
+        {"FROTH_APP", OPT_APP}, {"FROTH_DB", OPT_DB}, {"FROTH_TEST_DB", OPT_TEST_DB},
+        {"FROTH_CORS_ORIGINS", OPT_CORS}, {"FROTH_HOST", OPT_HOST},
         {"FROTH_PORT", OPT_PORT}, {"FROTH_THREADS", OPT_THREADS}, {"FROTH_MAX_BODY", OPT_MAX_BODY},
         {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN}, {"FROTH_TIMEOUT", OPT_TIMEOUT},
         {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
@@ -445,6 +456,38 @@ static int cmd_admin_token(int argc, char **argv)
     return rc;
 }
 
+static bool migrate_store(store_t *store, const app_t *app, const char *url)
+{
+    char msg[512] = "";
+    if (store_migrate(store, app, msg, sizeof(msg)) != ERR_OK) {
+        fprintf(stderr, "froth: migration of %s failed: %s\n", url, msg);
+        return false;
+    }
+    return true;
+}
+
+/* Splits a comma-separated origin list into one allocation: the pointer array followed by the
+ * strings. Returns NULL for a NULL list or when out of memory. */
+static char **split_origins(const char *list)
+{
+    if (list == NULL)
+        return NULL;
+    size_t n = 1, len = strlen(list);
+    for (const char *p = list; *p != '\0'; p++)
+        n += *p == ',';
+    char **out = malloc((n + 1) * sizeof(char *) + len + 1);
+    if (out == NULL)
+        return NULL;
+    char *text = (char *)(out + n + 1);
+    memcpy(text, list, len + 1);
+    size_t k = 0;
+    for (char *save = NULL, *tok = strtok_r(text, ", ", &save); tok != NULL;
+         tok = strtok_r(NULL, ", ", &save))
+        out[k++] = tok;
+    out[k] = NULL;
+    return out;
+}
+
 static unsigned default_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -483,21 +526,24 @@ static int cmd_serve(int argc, char **argv)
         app_free(app);
         return 1;
     }
-    char msg[512] = "";
-    if (store_migrate(store, app, msg, sizeof(msg)) != ERR_OK) {
-        fprintf(stderr, "froth: migration failed: %s\n", msg);
-        store_close(store);
-        app_free(app);
-        return 1;
-    }
+    store_t *test_store = NULL;
+    char **origins = NULL;
+    http_server_t *server = NULL;
+    rc = 1;
+    if (!migrate_store(store, app, o.db_url))
+        goto out;
+    if (o.test_db_url != NULL &&
+        (open_store(o.test_db_url, &test_store) != 0 || !migrate_store(test_store, app, o.test_db_url)))
+        goto out;
+    origins = split_origins(o.cors);
+    if (o.cors != NULL && origins == NULL)
+        goto out;
 
-    api_t api = {.app = app, .store = store, .env_name = "live"};
-    http_server_t *server;
+    api_t api = {.app = app, .store = store, .test_store = test_store,
+                 .cors_origins = (const char *const *)origins};
     if (http_server_start(&o.http, api_handle, &api, &server) != ERR_OK) {
         fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
-        store_close(store);
-        app_free(app);
-        return 1;
+        goto out;
     }
     LOG_INFO("froth started", "version=%s app=%s db=%s host=%s port=%u threads=%u max_body=%zu",
              FROTH_VERSION, log_quote(o.app_path), log_quote(o.db_url), o.http.host,
@@ -508,10 +554,15 @@ static int cmd_serve(int argc, char **argv)
     }
     LOG_INFO("froth stopping", "signal=%d drain_ms=%u", sig, o.drain_ms);
     http_server_stop(server, o.drain_ms);
+    LOG_INFO("froth stopped", "%s", "");
+    rc = 0;
+out:
+    if (test_store != NULL)
+        store_close(test_store);
     store_close(store);
     app_free(app);
-    LOG_INFO("froth stopped", "%s", "");
-    return 0;
+    free(origins);
+    return rc;
 }
 
 int main(int argc, char **argv)

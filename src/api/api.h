@@ -17,8 +17,9 @@
 
 typedef struct {
     const app_t *app;
-    store_t *store;
-    const char *env_name; /* "live": used in admin pseudo-user ids */
+    store_t *store;            /* the live database */
+    store_t *test_store;       /* the version-test database, or NULL when not configured */
+    const char *const *cors_origins; /* allowed browser origins ("*" for any); NULL-terminated */
 } api_t;
 
 /* Handles one request; ctx is an api_t. Thread-safe: the api_t is read-only. */

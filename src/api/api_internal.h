@@ -12,6 +12,8 @@
 /* Everything a handler needs about the request in flight. */
 typedef struct {
     const api_t *api;
+    const char *env_name; /* "live" or "test": used in admin pseudo-user ids */
+    store_t *store;       /* the database of that environment */
     const app_t *app;
     http_request_t *req;
     http_response_t *res;
@@ -22,6 +24,22 @@ typedef struct {
 } api_call_t;
 
 /* ---- Replies (reply.c) ---- */
+
+/* A client error described but not yet sent, for code that may answer it in several ways (a
+ * whole response, or one line of a bulk response). code NULL means the Unauthorized envelope. */
+typedef struct {
+    int status;
+    const char *code;
+    char message[512];
+} api__problem_t;
+
+/* Fills problem and returns ERR_INVALID, so callers can write "return api__problem(...)". */
+err_t api__problem(api__problem_t *problem, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Replies with the problem in its envelope. */
+void api__reply_problem(api_call_t *call, const api__problem_t *problem);
+
 
 /* {"statusCode":status,"body":{"status":code,"message":message}} */
 void api__reply_envelope(api_call_t *call, int status, const char *code, const char *fmt, ...)
@@ -67,8 +85,10 @@ const char *api__creator_id(const api_call_t *call);
 void api__data_get(api_call_t *call, const app_type_t *type, const char *id);
 void api__data_search(api_call_t *call, const app_type_t *type);
 void api__data_create(api_call_t *call, const app_type_t *type);
+void api__data_bulk(api_call_t *call, const app_type_t *type);
 void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, bool replace);
 void api__data_delete(api_call_t *call, const app_type_t *type, const char *id);
 void api__workflow(api_call_t *call, const char *name);
+void api__meta(api_call_t *call);
 
 #endif

@@ -1,5 +1,6 @@
 /* Data API writes and reads by id: GET, POST, PATCH, PUT and DELETE on /obj/<type>. */
 #include <string.h>
+#include <strings.h>
 
 #include "api/api_internal.h"
 #include "core/ids.h"
@@ -34,66 +35,62 @@ typedef struct {
     size_t password_len;
 } write_body_t;
 
-/* Reads the fields of a write body into values and mask. Replies and returns false on the first
- * bad key or value, naming it. */
-static bool read_fields_or_reply(api_call_t *call, const app_type_t *type, json_t *body,
-                                 bool creating, write_body_t *out)
+/* Reads the fields of a write body into values and mask. Returns ERR_INVALID with the problem
+ * described on the first bad key or value, naming it; other errors are infrastructure failures. */
+static err_t read_fields(api_call_t *call, const app_type_t *type, json_t *body, bool creating,
+                         write_body_t *out, api__problem_t *problem)
 {
     out->values = arena_calloc(call->req->arena, type->nfields, sizeof(value_t));
     out->mask = arena_calloc(call->req->arena, type->nfields, sizeof(bool));
     out->password = NULL;
-    if (out->values == NULL || out->mask == NULL) {
-        api__reply_failure(call, ERR_NOMEM, "read fields");
-        return false;
-    }
+    if (out->values == NULL || out->mask == NULL)
+        return ERR_NOMEM;
     const char *key;
     json_t *j;
     json_object_foreach(body, key, j)
     {
         if (type->is_user && strcmp(key, "password") == 0 && creating) {
             if (!json_is_string(j) || json_string_length(j) == 0 ||
-                json_string_length(j) > AUTH_PASSWORD_MAX) {
-                api__reply_envelope(call, 400, "INVALID_DATA",
+                json_string_length(j) > AUTH_PASSWORD_MAX)
+                return api__problem(problem, 400, "INVALID_DATA",
                                     "Invalid data for field password: expected non-empty text");
-                return false;
-            }
             out->password = json_string_value(j);
             out->password_len = json_string_length(j);
             continue;
         }
         const app_field_t *f = app_find_field(type, key, strlen(key));
-        if (f == NULL) {
-            api__reply_envelope(call, 400, "ERROR", "Unrecognized field: %s", key);
-            return false;
-        }
-        if (f->builtin != BUILTIN_NONE && f->builtin != BUILTIN_SLUG && f->builtin != BUILTIN_EMAIL) {
-            api__reply_envelope(call, 400, "ERROR", "Field %s is read-only", key);
-            return false;
-        }
+        if (f == NULL)
+            return api__problem(problem, 400, "ERROR", "Unrecognized field: %s", key);
+        if (f->builtin != BUILTIN_NONE && f->builtin != BUILTIN_SLUG && f->builtin != BUILTIN_EMAIL)
+            return api__problem(problem, 400, "ERROR", "Field %s is read-only", key);
         const char *reason = NULL;
         err_t err = api__value_from_json(call, f->type, j, &out->values[f->index], &reason);
-        if (err == ERR_INVALID) {
-            api__reply_envelope(call, 400, "INVALID_DATA", "Invalid data for field %s: %s", key,
+        if (err == ERR_INVALID)
+            return api__problem(problem, 400, "INVALID_DATA", "Invalid data for field %s: %s", key,
                                 reason);
-            return false;
-        }
-        if (err != ERR_OK) {
-            api__reply_failure(call, err, "read field value");
-            return false;
-        }
+        if (err != ERR_OK)
+            return err;
         if (f->builtin == BUILTIN_EMAIL) {
             const value_t *v = &out->values[f->index];
             char norm[256];
-            if (v->kind != VAL_TEXT || auth_email_normalize(v->u.s.p, v->u.s.n, norm,
-                                                            sizeof(norm)) != ERR_OK) {
-                api__reply_envelope(call, 400, "INVALID_DATA",
+            if (v->kind != VAL_TEXT ||
+                auth_email_normalize(v->u.s.p, v->u.s.n, norm, sizeof(norm)) != ERR_OK)
+                return api__problem(problem, 400, "INVALID_DATA",
                                     "Invalid data for field email: expected an email address");
-                return false;
-            }
         }
         out->mask[f->index] = true;
     }
-    return true;
+    return ERR_OK;
+}
+
+/* Replies with a problem, or with the failure when err is not ERR_INVALID. */
+static void reply_result(api_call_t *call, err_t err, const api__problem_t *problem,
+                         const char *what)
+{
+    if (err == ERR_INVALID)
+        api__reply_problem(call, problem);
+    else
+        api__reply_failure(call, err, what);
 }
 
 static void reply_missing(api_call_t *call, const app_type_t *type, const char *id)
@@ -155,68 +152,133 @@ static void fill_new_builtins(api_call_t *call, value_t *values, char *id)
     values[3] = creator == NULL ? value_null() : value_text(creator, strlen(creator));
 }
 
-void api__data_create(api_call_t *call, const app_type_t *type)
+/* Creates one thing from a JSON object: fields, create permission, insert. Writes the new id
+ * into id. Returns ERR_INVALID with the problem described when the client is at fault. */
+static err_t create_one(api_call_t *call, const app_type_t *type, json_t *body, char *id,
+                        api__problem_t *problem)
 {
-    json_t *body = body_object_or_reply(call);
-    if (body == NULL)
-        return;
     write_body_t w;
-    bool ok = read_fields_or_reply(call, type, body, true, &w);
-    if (!ok) {
-        json_decref(body);
-        return;
-    }
-    if (type->is_user && w.values[5].kind == VAL_NULL) {
-        json_decref(body);
-        api__reply_envelope(call, 400, "MISSING_DATA", "Missing data for field email: a user needs an email");
-        return;
-    }
-    char *id = arena_alloc(call->req->arena, ID_SIZE);
-    if (id == NULL) {
-        json_decref(body);
-        api__reply_failure(call, ERR_NOMEM, "create thing");
-        return;
-    }
+    err_t err = read_fields(call, type, body, true, &w, problem);
+    if (err != ERR_OK)
+        return err;
+    if (type->is_user && w.values[5].kind == VAL_NULL)
+        return api__problem(problem, 400, "MISSING_DATA",
+                            "Missing data for field email: a user needs an email");
     fill_new_builtins(call, w.values, id);
 
     privacy_perms_t perms;
-    err_t err = privacy_perms_for_values(&call->pctx, type, w.values, &perms);
-    if (err != ERR_OK) {
-        json_decref(body);
-        api__reply_failure(call, err, "check create permission");
-        return;
-    }
-    if (!perms.create) {
-        json_decref(body);
-        api__reply_unauthorized(call, 401, "Permission denied: cannot create this object", NULL);
-        return;
-    }
+    err = privacy_perms_for_values(&call->pctx, type, w.values, &perms);
+    if (err != ERR_OK)
+        return err;
+    if (!perms.create)
+        return api__problem(problem, 401, NULL, "Permission denied: cannot create this object");
 
     char hash[AUTH_HASH_SIZE];
     const char *password_hash = NULL;
     if (w.password != NULL) {
         err = auth_password_hash(w.password, w.password_len, hash);
-        if (err != ERR_OK) {
-            json_decref(body);
-            api__reply_failure(call, err, "hash password");
-            return;
-        }
+        if (err != ERR_OK)
+            return err;
         password_hash = hash;
     }
-    json_decref(body);
-
     err = store_insert(call->conn, type, w.values, password_hash);
-    if (err == ERR_CONFLICT) {
-        api__reply_envelope(call, 400, "USED_EMAIL", "This email is already in use");
+    if (err == ERR_CONFLICT)
+        return api__problem(problem, 400, "USED_EMAIL", "This email is already in use");
+    if (err == ERR_OK)
+        LOG_INFO("thing created", "type=%s id=%s", log_quote(type->name), id);
+    return err;
+}
+
+void api__data_create(api_call_t *call, const app_type_t *type)
+{
+    json_t *body = body_object_or_reply(call);
+    if (body == NULL)
         return;
-    }
+    char id[ID_SIZE];
+    api__problem_t problem;
+    err_t err = create_one(call, type, body, id, &problem);
+    json_decref(body);
     if (err != ERR_OK) {
-        api__reply_failure(call, err, "insert thing");
+        reply_result(call, err, &problem, "create thing");
         return;
     }
-    LOG_INFO("thing created", "type=%s id=%s", log_quote(type->name), id);
     call->res->status = 201;
     sbuf_printf(&call->res->body, "{\"status\":\"success\",\"id\":\"%s\"}", id);
+}
+
+/* Bubble's limit on the lines of one bulk request. */
+#define BULK_LINES_MAX 1000
+
+static void bulk_line_error(sbuf_t *out, const char *message)
+{
+    sbuf_puts(out, "{\"status\":\"error\",\"message\":");
+    sbuf_put_json_string(out, message, strlen(message));
+    sbuf_puts(out, "}\n");
+}
+
+/* Creates one thing per line and answers one line per input line, in order. A bad line does not
+ * stop the others, as on Bubble. */
+void api__data_bulk(api_call_t *call, const app_type_t *type)
+{
+    const char *ct = http_header(call->req, "Content-Type");
+    if (ct == NULL || strncasecmp(ct, "text/plain", 10) != 0 || call->req->body_len == 0) {
+        api__reply_envelope(call, 400, "ERROR",
+                            "Expecting a newline-seperated list of JSON objects.  Make sure the "
+                            "Content-Type header is text/plain");
+        return;
+    }
+    size_t lines = 1;
+    for (size_t i = 0; i + 1 < call->req->body_len; i++)
+        lines += call->req->body[i] == '\n';
+    if (lines > BULK_LINES_MAX) {
+        api__reply_envelope(call, 400, "ERROR", "Too many lines: a bulk request takes at most %d",
+                            BULK_LINES_MAX);
+        return;
+    }
+
+    sbuf_t *out = &call->res->body;
+    size_t created = 0, failed = 0;
+    const char *p = call->req->body, *end = p + call->req->body_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *line_end = nl != NULL ? nl : end;
+        size_t n = (size_t)(line_end - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        const char *line = p;
+        p = nl != NULL ? nl + 1 : end;
+        if (n == 0 && nl == NULL)
+            break;
+
+        json_t *obj = NULL;
+        char msg[256];
+        if (jsonx_parse(line, n, &obj, msg, sizeof(msg)) != ERR_OK || !json_is_object(obj)) {
+            json_decref(obj);
+            char *text = arena_printf(call->req->arena, "Could not parse as JSON: %.*s",
+                                      (int)(n > 500 ? 500 : n), line);
+            bulk_line_error(out, text != NULL ? text : "Could not parse as JSON");
+            failed++;
+            continue;
+        }
+        char id[ID_SIZE];
+        api__problem_t problem;
+        err_t err = create_one(call, type, obj, id, &problem);
+        json_decref(obj);
+        if (err == ERR_OK) {
+            sbuf_printf(out, "{\"status\":\"success\",\"id\":\"%s\"}\n", id);
+            created++;
+        } else {
+            bulk_line_error(out, err == ERR_INVALID ? problem.message : "Internal error");
+            if (err != ERR_INVALID)
+                LOG_ERROR("bulk line failed", "type=%s err=%s", log_quote(type->name),
+                          err_name(err));
+            failed++;
+        }
+    }
+    LOG_INFO("bulk create done", "type=%s created=%zu failed=%zu", log_quote(type->name), created,
+             failed);
+    call->res->status = 200;
+    call->res->content_type = "text/plain";
 }
 
 /* PATCH changes the fields given; PUT also clears every editable field not given. The modify
@@ -228,12 +290,15 @@ void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, 
     if (body == NULL)
         return;
     write_body_t w;
-    bool ok = read_fields_or_reply(call, type, body, false, &w);
+    api__problem_t problem;
+    err_t err = read_fields(call, type, body, false, &w, &problem);
     json_decref(body);
-    if (!ok)
+    if (err != ERR_OK) {
+        reply_result(call, err, &problem, "read fields");
         return;
+    }
 
-    err_t err = store_begin(call->conn, true);
+    err = store_begin(call->conn, true);
     if (err != ERR_OK) {
         api__reply_failure(call, err, "begin transaction");
         return;

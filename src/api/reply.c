@@ -76,3 +76,22 @@ void api__reply_failure(api_call_t *call, err_t err, const char *what)
         sbuf_putc(&call->res->body, '}');
     }
 }
+
+err_t api__problem(api__problem_t *problem, int status, const char *code, const char *fmt, ...)
+{
+    problem->status = status;
+    problem->code = code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(problem->message, sizeof(problem->message), fmt, ap);
+    va_end(ap);
+    return ERR_INVALID;
+}
+
+void api__reply_problem(api_call_t *call, const api__problem_t *problem)
+{
+    if (problem->code == NULL)
+        api__reply_unauthorized(call, problem->status, problem->message, NULL);
+    else
+        api__reply_envelope(call, problem->status, problem->code, "%s", problem->message);
+}

@@ -67,6 +67,19 @@ static bool find_token(api_call_t *call, const char **token)
     return true;
 }
 
+/* Admin tokens are one set for both environments, as on Bubble, and live in the live database;
+ * user sessions belong to the environment that issued them. */
+static err_t identify_live_admin(api_call_t *call, const char *token)
+{
+    store_conn_t *live;
+    err_t err = store_acquire(call->api->store, &live);
+    if (err != ERR_OK)
+        return err;
+    err = auth_identify_admin(live, token, strlen(token), call->now_ms, &call->caller);
+    store_release(live);
+    return err;
+}
+
 static bool authenticate_or_reply(api_call_t *call)
 {
     const char *token;
@@ -76,6 +89,8 @@ static bool authenticate_or_reply(api_call_t *call)
     }
     if (token != NULL) {
         err_t err = auth_identify(call->conn, token, strlen(token), call->now_ms, &call->caller);
+        if (err == ERR_EXPIRED && call->store != call->api->store)
+            err = identify_live_admin(call, token);
         if (err == ERR_EXPIRED) {
             api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
             return false;
@@ -141,6 +156,13 @@ static void route_obj(api_call_t *call, const path_t *path, size_t at)
         return;
     }
     const char *id = path->seg[at + 1];
+    if (strcmp(id, "bulk") == 0) {
+        if (strcmp(method, "POST") == 0)
+            api__data_bulk(call, type);
+        else
+            reply_wrong_method(call, "POST");
+        return;
+    }
     if (strcmp(method, "GET") == 0)
         api__data_get(call, type, id);
     else if (strcmp(method, "PATCH") == 0)
@@ -161,6 +183,13 @@ static void route_api(api_call_t *call, const path_t *path, size_t at)
         route_obj(call, path, at + 1);
         return;
     }
+    if (path->nseg == at + 1 && strcmp(path->seg[at], "meta") == 0) {
+        if (strcmp(call->req->method, "GET") != 0)
+            reply_wrong_method(call, "GET");
+        else
+            api__meta(call);
+        return;
+    }
     if (path->nseg == at + 2 && strcmp(path->seg[at], "wf") == 0) {
         if (!call->app->settings.workflow_api) {
             api__reply_envelope(call, 404, "NOT_FOUND", "The Workflow API is not enabled for this app");
@@ -175,15 +204,57 @@ static void route_api(api_call_t *call, const path_t *path, size_t at)
 static void health(api_call_t *call)
 {
     err_t err = store_ping(call->api->store);
+    if (err == ERR_OK && call->api->test_store != NULL)
+        err = store_ping(call->api->test_store);
     call->res->status = err == ERR_OK ? 200 : 503;
     sbuf_puts(&call->res->body, err == ERR_OK ? "{\"status\":\"ok\"}" : "{\"status\":\"store unreachable\"}");
+}
+
+static bool origin_allowed(const api_t *api, const char *origin)
+{
+    for (const char *const *o = api->cors_origins; o != NULL && *o != NULL; o++) {
+        if (strcmp(*o, "*") == 0 || strcasecmp(*o, origin) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Browsers send a preflight before a cross-origin request with a bearer token. Allowed origins
+ * are configured explicitly; none are allowed by default, so a page on another site cannot use
+ * a visitor's browser against the API. Returns true when the request was a preflight. */
+static bool handle_cors(api_call_t *call)
+{
+    const char *origin = http_header(call->req, "Origin");
+    bool allowed = origin != NULL && origin_allowed(call->api, origin);
+    if (allowed) {
+        http_response_header(call->res, "Access-Control-Allow-Origin", origin);
+        http_response_header(call->res, "Vary", "Origin");
+    }
+    if (strcmp(call->req->method, "OPTIONS") != 0)
+        return false;
+    if (origin == NULL || http_header(call->req, "Access-Control-Request-Method") == NULL) {
+        http_response_header(call->res, "Allow", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
+        call->res->status = 204;
+        return true;
+    }
+    if (!allowed) {
+        api__reply_message(call, 403, "Origin not allowed");
+        return true;
+    }
+    http_response_header(call->res, "Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE");
+    http_response_header(call->res, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+    http_response_header(call->res, "Access-Control-Max-Age", "600");
+    call->res->status = 204;
+    return true;
 }
 
 void api_handle(void *ctx, http_request_t *req, http_response_t *res)
 {
     const api_t *api = ctx;
-    api_call_t call = {.api = api, .app = api->app, .req = req, .res = res,
-                       .now_ms = clock_now_ms()};
+    api_call_t call = {.api = api, .app = api->app, .req = req, .res = res, .store = api->store,
+                       .env_name = "live", .now_ms = clock_now_ms()};
+    if (handle_cors(&call))
+        return;
     path_t path;
     if (!split_path(req->arena, req->path, req->path_len, &path)) {
         api__reply_envelope(&call, 400, "ERROR", "Invalid path");
@@ -198,17 +269,22 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
     if (path.nseg > 0 && strcmp(path.seg[0], "version-live") == 0) {
         at = 1;
     } else if (path.nseg > 0 && strcmp(path.seg[0], "version-test") == 0) {
-        /* NOTE: the development database is not served yet; report that instead of serving live data. */
-        api__reply_envelope(&call, 404, "NOT_FOUND",
-                            "The version-test database is not configured on this server");
-        return;
+        if (api->test_store == NULL) {
+            api__reply_envelope(&call, 404, "NOT_FOUND",
+                                "The version-test database is not configured: start froth with "
+                                "--test-db to serve it");
+            return;
+        }
+        at = 1;
+        call.store = api->test_store;
+        call.env_name = "test";
     }
     if (path.nseg < at + 2 || strcmp(path.seg[at], "api") != 0 || strcmp(path.seg[at + 1], "1.1") != 0) {
         api__reply_envelope(&call, 404, "NOT_FOUND", "Route not found");
         return;
     }
 
-    err_t err = store_acquire(api->store, &call.conn);
+    err_t err = store_acquire(call.store, &call.conn);
     if (err != ERR_OK) {
         api__reply_failure(&call, err, "acquire store connection");
         return;

@@ -10,7 +10,7 @@ const char *api__creator_id(const api_call_t *call)
         return call->caller.user_id;
     case CALLER_ADMIN:
         return arena_printf(call->req->arena, "admin_user_%s_%s", call->app->name,
-                            call->api->env_name);
+                            call->env_name);
     case CALLER_ANONYMOUS:
         break;
     }

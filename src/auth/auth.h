@@ -65,6 +65,10 @@ void auth_token_hash(const char *token, size_t len, unsigned char hash[32]);
 err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
                     auth_caller_t *out) WARN_UNUSED;
 
+/* Resolves a token only as an admin token, for routes whose sessions live in another store. */
+err_t auth_identify_admin(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
+                          auth_caller_t *out) WARN_UNUSED;
+
 /* Creates a session for user_id and writes its token into token_out and its lifetime in seconds
  * into *lifetime_s. */
 err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_logged_in,

@@ -26,6 +26,8 @@ void auth_token_hash(const char *token, size_t len, unsigned char hash[32])
     crypto_hash_sha256(hash, (const unsigned char *)token, len);
 }
 
+static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *out);
+
 static bool session_live(const store_session_t *s, int64_t now_ms)
 {
     if (s->revoked || now_ms >= s->expires_ms)
@@ -59,9 +61,23 @@ err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t n
     }
     if (err != ERR_NOT_FOUND)
         return err;
+    return identify_admin(conn, now_ms, out);
+}
 
+err_t auth_identify_admin(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
+                          auth_caller_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len == 0 || len > 512)
+        return ERR_EXPIRED;
+    auth_token_hash(token, len, out->token_hash);
+    return identify_admin(conn, now_ms, out);
+}
+
+static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *out)
+{
     store_admin_token_t admin;
-    err = store_admin_token_find(conn, out->token_hash, &admin);
+    err_t err = store_admin_token_find(conn, out->token_hash, &admin);
     if (err == ERR_NOT_FOUND)
         return ERR_EXPIRED;
     if (err != ERR_OK)
