@@ -5,7 +5,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static _Atomic int64_t offset_ms;
@@ -160,6 +162,125 @@ static err_t parse_us_date(const char *p, const char *end, int64_t *ms)
     return ERR_OK;
 }
 
+static int month_of(const char *w, size_t n)
+{
+    static const char *const names[] = {"jan", "feb", "mar", "apr", "may", "jun",
+                                        "jul", "aug", "sep", "oct", "nov", "dec"};
+    if (n < 3)
+        return 0;
+    for (int i = 0; i < 12; i++) {
+        if (strncasecmp(w, names[i], 3) == 0)
+            return i + 1;
+    }
+    return 0;
+}
+
+static bool is_weekday(const char *w, size_t n)
+{
+    static const char *const names[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun"};
+    for (int i = 0; n >= 3 && i < 7; i++) {
+        if (strncasecmp(w, names[i], 3) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool all_digits(const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)w[i]))
+            return false;
+    }
+    return n > 0;
+}
+
+/* Reads "+HHMM", "-HH:MM" (after an optional GMT or UTC) into minutes east of UTC. */
+static bool parse_zone(const char *w, size_t n, int64_t *offset_min)
+{
+    if (n >= 3 && (strncasecmp(w, "GMT", 3) == 0 || strncasecmp(w, "UTC", 3) == 0)) {
+        w += 3;
+        n -= 3;
+    } else if (n == 1 && (*w == 'Z' || *w == 'z')) {
+        w++;
+        n--;
+    }
+    if (n == 0) {
+        *offset_min = 0;
+        return true;
+    }
+    if (*w != '+' && *w != '-')
+        return false;
+    int sign = *w == '-' ? -1 : 1;
+    char digitsbuf[5];
+    size_t k = 0;
+    for (size_t i = 1; i < n; i++) {
+        if (w[i] == ':')
+            continue;
+        if (!isdigit((unsigned char)w[i]) || k == 4)
+            return false;
+        digitsbuf[k++] = w[i];
+    }
+    if (k != 4)
+        return false;
+    int h = (digitsbuf[0] - '0') * 10 + digitsbuf[1] - '0';
+    int m = (digitsbuf[2] - '0') * 10 + digitsbuf[3] - '0';
+    if (h > 23 || m > 59)
+        return false;
+    *offset_min = sign * (h * 60 + m);
+    return true;
+}
+
+/* Reads the human forms clients send: JavaScript's Date.toString() ("Wed Jan 13 2016 10:00:00
+ * GMT+0100 (Central European Standard Time)"), RFC 2822 ("Wed, 13 Jan 2016 10:00:00 +0000")
+ * and their date-only prefixes ("Wed Jan 13 2016"). A parenthesised zone name is ignored. */
+static err_t parse_textual(const char *p, const char *end, int64_t *ms)
+{
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+    bool have_time = false, have_zone = false;
+    int64_t offset_min = 0;
+    int words = 0;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        if (p >= end || *p == '(')
+            break;
+        const char *w = p;
+        while (p < end && *p != ' ' && *p != ',')
+            p++;
+        size_t n = (size_t)(p - w);
+        if (++words > 8)
+            return ERR_INVALID;
+        if (words == 1 && is_weekday(w, n) && !all_digits(w, n))
+            continue;
+        if (mo == 0 && month_of(w, n) != 0 && !isdigit((unsigned char)w[0])) {
+            mo = month_of(w, n);
+        } else if (d == 0 && all_digits(w, n) && n <= 2 && y == 0) {
+            d = atoi(w);
+        } else if (y == 0 && all_digits(w, n) && n == 4) {
+            y = atoi(w);
+        } else if (!have_time && n >= 5 && w[2] == ':') {
+            const char *q = w;
+            if (!digits(&q, w + n, 2, &h) || *q++ != ':' || !digits(&q, w + n, 2, &mi))
+                return ERR_INVALID;
+            if (q < w + n && (*q++ != ':' || !digits(&q, w + n, 2, &sec)))
+                return ERR_INVALID;
+            if (q != w + n || h > 23 || mi > 59 || sec > 60)
+                return ERR_INVALID;
+            have_time = true;
+        } else if (!have_zone && parse_zone(w, n, &offset_min)) {
+            have_zone = true;
+        } else {
+            return ERR_INVALID;
+        }
+    }
+    if (!valid_ymd(y, mo, d))
+        return ERR_INVALID;
+    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
+                   sec - offset_min * 60;
+    *ms = secs * 1000;
+    return ERR_OK;
+}
+
 err_t clock_parse_date(const char *s, size_t n, int64_t *ms)
 {
     while (n > 0 && isspace((unsigned char)*s)) {
@@ -168,7 +289,7 @@ err_t clock_parse_date(const char *s, size_t n, int64_t *ms)
     }
     while (n > 0 && isspace((unsigned char)s[n - 1]))
         n--;
-    if (n == 0 || n > 64)
+    if (n == 0 || n > 128)
         return ERR_INVALID;
     const char *end = s + n;
     bool all_digits = true;
@@ -184,5 +305,8 @@ err_t clock_parse_date(const char *s, size_t n, int64_t *ms)
     }
     if (n >= 10 && s[2] == '/')
         return parse_us_date(s, end, ms);
+    if (isalpha((unsigned char)s[0]) || (n > 2 && isdigit((unsigned char)s[0]) && s[1] == ' ') ||
+        (n > 3 && isdigit((unsigned char)s[1]) && s[2] == ' '))
+        return parse_textual(s, end, ms);
     return parse_iso(s, end, ms);
 }

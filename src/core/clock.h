@@ -20,8 +20,8 @@ void clock_set_offset_ms(int64_t offset);
 void clock_format_iso(int64_t ms, char out[32]);
 
 /* Parses a date given as ISO-8601 (with or without time, milliseconds and an offset), a string of
- * epoch milliseconds, or MM/DD/YYYY. Naive values are taken as UTC. Returns ERR_INVALID for
- * anything else. */
+ * epoch milliseconds, MM/DD/YYYY, JavaScript's Date.toString() form or RFC 2822. Naive values are
+ * taken as UTC. Returns ERR_INVALID for anything else. */
 err_t clock_parse_date(const char *s, size_t n, int64_t *ms) WARN_UNUSED;
 
 #endif

@@ -288,6 +288,11 @@ static void clock_parse_date_accepts_formats(void **state)
     expect_date("01/13/2016", 1452643200000);
     expect_date("  2022-12-22  ", 1671667200000);
     expect_date("2020-02-29", 1582934400000);
+    expect_date("Wed Jan 13 2016", 1452643200000);
+    expect_date("Wed Jan 13 2016 10:00:00 GMT+0100 (Central European Standard Time)",
+                1452675600000);
+    expect_date("Wed, 13 Jan 2016 10:00:00 +0000", 1452679200000);
+    expect_date("13 Jan 2016", 1452643200000);
 }
 
 static void clock_parse_date_rejects_invalid(void **state)
@@ -306,6 +311,11 @@ static void clock_parse_date_rejects_invalid(void **state)
     expect_bad_date("2022-12-22T10:00Zjunk");
     expect_bad_date("13/01/2016");
     expect_bad_date("2022");
+    expect_bad_date("Wed Jan 32 2016");
+    expect_bad_date("Wed Foo 13 2016");
+    expect_bad_date("Wed Jan 13 2016 25:00:00");
+    expect_bad_date("Jan 13 2016 10:00:00 GMT+25");
+    expect_bad_date("hello world");
 }
 
 static void clock_offset_moves_now(void **state)
