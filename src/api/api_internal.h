@@ -90,5 +90,6 @@ void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, 
 void api__data_delete(api_call_t *call, const app_type_t *type, const char *id);
 void api__workflow(api_call_t *call, const char *name);
 void api__meta(api_call_t *call);
+void api__swagger(api_call_t *call);
 
 #endif

@@ -183,6 +183,14 @@ static void route_api(api_call_t *call, const path_t *path, size_t at)
         route_obj(call, path, at + 1);
         return;
     }
+    if (path->nseg == at + 2 && strcmp(path->seg[at], "meta") == 0 &&
+        strcmp(path->seg[at + 1], "swagger.json") == 0) {
+        if (strcmp(call->req->method, "GET") != 0)
+            reply_wrong_method(call, "GET");
+        else
+            api__swagger(call);
+        return;
+    }
     if (path->nseg == at + 1 && strcmp(path->seg[at], "meta") == 0) {
         if (strcmp(call->req->method, "GET") != 0)
             reply_wrong_method(call, "GET");

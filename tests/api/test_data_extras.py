@@ -135,3 +135,41 @@ def test_admin_token_serves_both_versions(extras):
 def test_version_test_unconfigured(server):
     response = server.get("/version-test/api/1.1/obj/task")
     assert_envelope(response, 404, "NOT_FOUND")
+
+
+@pytest.fixture(scope="module")
+def swagger_on(tmp_path_factory):
+    work = tmp_path_factory.mktemp("swagger")
+    app = json.loads(open(todo_app()).read())
+    app["settings"]["swagger"] = True
+    app_path = work / "app.json"
+    app_path.write_text(json.dumps(app))
+    froth = Froth(app_path, work)
+    froth.start()
+    yield froth
+    stop_and_check(froth)
+
+
+def test_swagger_describes_exposed_api(swagger_on):
+    response = swagger_on.get("/api/1.1/meta/swagger.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["swagger"] == "2.0"
+    assert doc["info"]["title"] == "todo"
+    assert doc["basePath"] == "/api/1.1"
+    assert doc["securityDefinitions"]["api_token"] == {"type": "apiKey", "name": "api_token",
+                                                       "in": "query"}
+    assert "/obj/task" in doc["paths"]
+    assert set(doc["paths"]["/obj/task/{UniqueID}"]) >= {"get", "patch", "put", "delete"}
+    assert "/wf/complete-task" in doc["paths"]
+    task_body = doc["definitions"]["taskBody"]["properties"]
+    assert task_body["tags"] == {"type": "array", "items": {"type": "string"}}
+    assert task_body["due"] == {"type": "string", "format": "date-time"}
+    assert "_id" not in task_body
+    assert "Created Date" in doc["definitions"]["task"]["properties"]
+    assert "password" in doc["definitions"]["userBody"]["properties"]
+    assert "password" not in doc["definitions"]["user"]["properties"]
+
+
+def test_swagger_off_by_default(server):
+    assert_envelope(server.get("/api/1.1/meta/swagger.json"), 404, "NOT_FOUND")
