@@ -432,6 +432,13 @@ static int cmd_admin_token(int argc, char **argv)
         fprintf(stderr, "froth: cannot initialise the crypto library\n");
         return 1;
     }
+    /* A mistyped path must not quietly create an empty database that lists no tokens. */
+    if (strncmp(o.db_url, "sqlite:", 7) == 0 && strcmp(o.db_url, "sqlite::memory:") != 0 &&
+        access(o.db_url + 7, F_OK) != 0) {
+        fprintf(stderr, "froth: database %s does not exist; start froth serve or run froth "
+                        "migrate with this --db first\n", o.db_url);
+        return 1;
+    }
     store_t *store;
     if (open_store(o.db_url, &store) != 0)
         return 1;
@@ -507,6 +514,10 @@ static int cmd_serve(int argc, char **argv)
     /* Every thread started from here on inherits the blocked signals, so only sigwait below
      * receives SIGINT and SIGTERM. A client that goes away must not kill the process. */
     sigset_t stop_signals;
+    /* A shell starting a background job may hand it SIGINT ignored; an ignored signal is
+     * discarded rather than queued for sigwait, so restore the default first. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);

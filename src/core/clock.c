@@ -64,8 +64,14 @@ void clock_format_iso(int64_t ms, char out[32])
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(out, 32, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d, rem / 3600,
-             rem / 60 % 60, rem % 60, millis);
+    /* Years outside 0..9999 never come from parsed input, but a stored number can hold any
+     * value; they are clamped so the text always fits its 24 characters. */
+    if (y < 0)
+        y = 0;
+    if (y > 9999)
+        y = 9999;
+    snprintf(out, 32, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, m % 100, d % 100,
+             rem / 3600 % 100, rem / 60 % 60, rem % 60, millis % 1000);
 }
 
 /* Reads exactly `width` digits at *p. */
@@ -255,9 +261,12 @@ static err_t parse_textual(const char *p, const char *end, int64_t *ms)
         if (mo == 0 && month_of(w, n) != 0 && !isdigit((unsigned char)w[0])) {
             mo = month_of(w, n);
         } else if (d == 0 && all_digits(w, n) && n <= 2 && y == 0) {
-            d = atoi(w);
+            /* A word is a slice of the input, not a C string, so atoi would read past it. */
+            const char *q = w;
+            digits(&q, w + n, (int)n, &d);
         } else if (y == 0 && all_digits(w, n) && n == 4) {
-            y = atoi(w);
+            const char *q = w;
+            digits(&q, w + n, 4, &y);
         } else if (!have_time && n >= 5 && w[2] == ':') {
             const char *q = w;
             if (!digits(&q, w + n, 2, &h) || *q++ != ':' || !digits(&q, w + n, 2, &mi))
