@@ -5,10 +5,11 @@ set -euo pipefail
 
 packages=(
     cmake ninja-build pkg-config gcc make
-    libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev
+    libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-    packages+=(libcmocka-dev python3 python3-pytest python3-requests)
+    # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.
+    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15)
 fi
 
 missing=()

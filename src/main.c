@@ -308,13 +308,22 @@ static int cmd_check(int argc, char **argv)
     return 0;
 }
 
+static void print_schema_ok(const char *url)
+{
+    char shown[512];
+    store_redact_url(url, shown, sizeof(shown));
+    printf("%s: schema is up to date\n", shown);
+}
+
 static int open_store(const char *url, store_t **store)
 {
     char msg[512] = "";
     store_options_t so = {0};
     err_t err = store_open(url, &so, store, msg, sizeof(msg));
     if (err != ERR_OK) {
-        fprintf(stderr, "froth: cannot open database %s: %s\n", url, msg[0] ? msg : err_name(err));
+        char shown[512];
+        store_redact_url(url, shown, sizeof(shown));
+        fprintf(stderr, "froth: cannot open database %s: %s\n", shown, msg[0] ? msg : err_name(err));
         return 1;
     }
     return 0;
@@ -339,7 +348,7 @@ static int cmd_migrate(int argc, char **argv)
     if (err != ERR_OK)
         fprintf(stderr, "froth: migration failed: %s\n", msg[0] ? msg : err_name(err));
     else
-        printf("%s: schema is up to date\n", o.db_url);
+        print_schema_ok(o.db_url);
     store_close(store);
     app_free(app);
     return err == ERR_OK ? 0 : 1;
@@ -436,7 +445,7 @@ static int cmd_admin_token(int argc, char **argv)
     if (strncmp(o.db_url, "sqlite:", 7) == 0 && strcmp(o.db_url, "sqlite::memory:") != 0 &&
         access(o.db_url + 7, F_OK) != 0) {
         fprintf(stderr, "froth: database %s does not exist; start froth serve or run froth "
-                        "migrate with this --db first\n", o.db_url);
+                        "migrate with this --db first\n", o.db_url + 0);
         return 1;
     }
     store_t *store;
@@ -467,7 +476,9 @@ static bool migrate_store(store_t *store, const app_t *app, const char *url)
 {
     char msg[512] = "";
     if (store_migrate(store, app, msg, sizeof(msg)) != ERR_OK) {
-        fprintf(stderr, "froth: migration of %s failed: %s\n", url, msg);
+        char shown[512];
+        store_redact_url(url, shown, sizeof(shown));
+        fprintf(stderr, "froth: migration of %s failed: %s\n", shown, msg);
         return false;
     }
     return true;
@@ -556,8 +567,10 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
         goto out;
     }
+    char shown_db[512];
+    store_redact_url(o.db_url, shown_db, sizeof(shown_db));
     LOG_INFO("froth started", "version=%s app=%s db=%s host=%s port=%u threads=%u max_body=%zu",
-             FROTH_VERSION, log_quote(o.app_path), log_quote(o.db_url), o.http.host,
+             FROTH_VERSION, log_quote(o.app_path), log_quote(shown_db), o.http.host,
              http_server_port(server), o.http.threads, o.http.max_body);
 
     int sig = 0;

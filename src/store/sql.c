@@ -6,6 +6,7 @@
  */
 #include "store/store_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,10 +310,10 @@ static void emptiness(store__sql_t *q, scope_t s, const store_cond_t *c)
     store__sql_puts(q, empty ? " = '[]')" : " <> '[]')");
 }
 
-/* Opens "[NOT ]EXISTS (SELECT 1 FROM <elements of field> AS jN WHERE jN.value"; the caller adds
- * the test on the element and the closing parenthesis. EXISTS is never NULL, so a negation needs
- * no wrapping. */
-static void elements_exist_open(store__sql_t *q, scope_t s, const app_field_t *field)
+/* Opens "[NOT ]EXISTS (SELECT 1 FROM <elements of field> AS jN WHERE " and returns N; the caller
+ * adds the test on the element and the closing parenthesis. EXISTS is never NULL, so a negation
+ * needs no wrapping. */
+static unsigned elements_exist_open(store__sql_t *q, scope_t s, const app_field_t *field)
 {
     const unsigned j = q->next_alias++;
     store__sql_puts(q, s.negated ? "NOT EXISTS (SELECT 1 FROM " : "EXISTS (SELECT 1 FROM ");
@@ -322,9 +323,14 @@ static void elements_exist_open(store__sql_t *q, scope_t s, const app_field_t *f
     store__sql_puts(q, " AS ");
     alias_ref(q, 'j', j);
     store__sql_puts(q, " WHERE ");
-    alias_ref(q, 'j', j);
-    store__sql_puts(q, ".");
-    store__sql_puts(q, q->dialect->element_column);
+    return j;
+}
+
+/* Writes "jN.<element column>" into buf. */
+static const char *element_ref(const store__sql_t *q, unsigned j, char *buf, size_t size)
+{
+    snprintf(buf, size, "j%u.%s", j, q->dialect->element_column);
+    return buf;
 }
 
 static void list_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
@@ -335,9 +341,15 @@ static void list_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
         reject(q, "list-contains on a field that is not a list");
         return;
     }
-    elements_exist_open(q, s, c->field);
-    store__sql_puts(q, " = ");
-    store__sql_param(q, c->value);
+    char element[64];
+    element_ref(q, elements_exist_open(q, s, c->field), element, sizeof(element));
+    if (q->dialect->element_equals != NULL) {
+        q->dialect->element_equals(q, element, c->value);
+    } else {
+        store__sql_puts(q, element);
+        store__sql_puts(q, " = ");
+        store__sql_param(q, c->value);
+    }
     store__sql_puts(q, ")");
 }
 
@@ -379,7 +391,9 @@ static void ref_match(store__sql_t *q, scope_t s, const store_cond_t *c)
     }
     const bool list = is_list(c->field);
     if (list) {
-        elements_exist_open(q, s, c->field);
+        char element[64];
+        store__sql_puts(
+            q, element_ref(q, elements_exist_open(q, s, c->field), element, sizeof(element)));
     } else {
         wrap_open(q, s);
         column(q, s.alias, c->field);

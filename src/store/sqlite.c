@@ -343,12 +343,14 @@ static err_t ping(store_conn_t *conn)
 
 static void placeholder(sbuf_t *sql, size_t n)
 {
-    (void)n;
     sbuf_putc(sql, '?');
+    store__sql_put_decimal(sql, n);
 }
 
 /* SQLite reads an unquoted TRUE as a column when the table has a column named "true", so the
- * literals are plain integers. */
+ * literals are plain integers.
+ * NOTE: SQLite's lower() folds ASCII letters only, so "contains" ignores case for ASCII text
+ * alone ("É" does not match "é"). */
 const store__dialect_t store__sqlite_dialect = {
     .placeholder = placeholder,
     .true_sql = "1",

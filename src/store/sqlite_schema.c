@@ -252,8 +252,11 @@ static err_t create_index(migration_t *m, const char *table, const char *suffix,
 static err_t create_indexes(migration_t *m, const app_type_t *type)
 {
     err_t err = create_index(m, type->table, "created", false, "\"_created\", \"_id\"");
+    /* Owner rules filter on the creator and pages follow the default order, so one index
+     * serves both. */
     if (err == ERR_OK)
-        err = create_index(m, type->table, "created_by", false, "\"_created_by\"");
+        err = create_index(m, type->table, "created_by", false,
+                           "\"_created_by\", \"_created\", \"_id\"");
     if (err == ERR_OK && type->is_user)
         err = create_index(m, type->table, "email_norm", true, "\"_email_norm\"");
     return err;

@@ -159,8 +159,8 @@ static err_t fetch_rows(store__sqlite_conn_t *c, sqlite3_stmt *stmt, const app_t
     }
 }
 
-/* One statement returns the page and, through COUNT(*) OVER (), the number of matches. That
- * count rides on the rows, so a page past the end needs a second statement to count. */
+/* One statement returns the page and, in a column of every row, the number of matches. A page
+ * past the end has no row to carry that count, so a second statement counts. */
 err_t store__sqlite_search(store_conn_t *conn, const app_type_t *type, const store_query_t *query,
                            arena_t *arena, store_row_t **rows, size_t *nrows, size_t *total)
 {

@@ -1,7 +1,7 @@
 /* The backend-neutral half of the store: URL dispatch, the connection pool, condition builders and
  * the rules every backend applies to values before writing them.
  *
- * No SQL is built here (see sql.c) and no driver is called (see sqlite.c).
+ * No SQL is built here (see sql.c) and no driver is called (see sqlite.c and postgres.c).
  */
 #include "store/store_internal.h"
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/log.h"
@@ -19,7 +20,8 @@
  * waited this long has already lost its client, and the wait must end even if a connection leaked. */
 #define ACQUIRE_TIMEOUT_S 30
 
-static const store__backend_t *const backends[] = {&store__sqlite_backend};
+static const store__backend_t *const backends[] = {
+    &store__sqlite_backend, &store__postgres_backend, &store__postgresql_backend};
 
 /* ---- Conditions ------------------------------------------------------------------------- */
 
@@ -284,6 +286,98 @@ char *store__email_norm(const char *p, size_t n)
 
 /* ---- Opening and the pool --------------------------------------------------------------- */
 
+typedef struct {
+    char *p;
+    size_t n;
+    size_t size;
+} redacted_t;
+
+static void redacted_put(redacted_t *r, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n && r->n + 1 < r->size; i++)
+        r->p[r->n++] = s[i];
+}
+
+/* Returns where the password of a "scheme://user:password@host" URL starts, setting *end to the
+ * '@' after it, or NULL when the URL has none. */
+static const char *userinfo_password(const char *url, const char **end)
+{
+    const char *authority = strstr(url, "://");
+    if (authority == NULL)
+        return NULL;
+    authority += 3;
+    const size_t span = strcspn(authority, "/?#");
+    const char *at = NULL;
+    for (size_t i = 0; i < span; i++) {
+        if (authority[i] == '@')
+            at = authority + i;
+    }
+    if (at == NULL)
+        return NULL;
+    const char *colon = memchr(authority, ':', (size_t)(at - authority));
+    if (colon == NULL)
+        return NULL;
+    *end = at;
+    return colon + 1;
+}
+
+/* Matches "password", optional blanks and '=' where a URI query parameter or a key=value pair
+ * starts, and returns the length matched (0 for no match). */
+static size_t password_key(const char *url, const char *p)
+{
+    if (p != url && strchr("?&:; \t", p[-1]) == NULL)
+        return 0;
+    if (strncasecmp(p, "password", 8) != 0)
+        return 0;
+    size_t n = 8;
+    while (p[n] == ' ' || p[n] == '\t')
+        n++;
+    return p[n] == '=' ? n + 1 : 0;
+}
+
+/* Skips a key=value value: up to '&' or a blank, or a single-quoted string with its escapes. */
+static const char *skip_value(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p != '\'') {
+        while (*p != '\0' && *p != '&' && *p != ' ' && *p != '\t')
+            p++;
+        return p;
+    }
+    for (p++; *p != '\0' && *p != '\''; p++) {
+        if (*p == '\\' && p[1] != '\0')
+            p++;
+    }
+    return *p == '\'' ? p + 1 : p;
+}
+
+void store_redact_url(const char *url, char *out, size_t size)
+{
+    if (size == 0)
+        return;
+    redacted_t r = {out, 0, size};
+    const char *end = NULL;
+    const char *secret = url == NULL ? NULL : userinfo_password(url, &end);
+    for (const char *p = url == NULL ? "" : url; *p != '\0';) {
+        if (p == secret) {
+            redacted_put(&r, "***", 3);
+            p = end;
+            continue;
+        }
+        const size_t key = password_key(url, p);
+        if (key > 0) {
+            redacted_put(&r, p, key);
+            redacted_put(&r, "***", 3);
+            p = skip_value(p + key);
+            continue;
+        }
+        redacted_put(&r, p, 1);
+        p++;
+    }
+    out[r.n] = '\0';
+}
+
 static const store__backend_t *backend_for(const char *url, const char **target)
 {
     const char *colon = strchr(url, ':');
@@ -328,8 +422,12 @@ err_t store_open(const char *url, const store_options_t *options, store_t **out,
     const char *target = NULL;
     const store__backend_t *backend = url == NULL ? NULL : backend_for(url, &target);
     if (backend == NULL) {
-        snprintf(errbuf, errlen, "unsupported store URL \"%s\": expected sqlite:PATH",
-                 url == NULL ? "" : url);
+        char shown[256];
+        store_redact_url(url, shown, sizeof(shown));
+        snprintf(errbuf, errlen,
+                 "unsupported store URL \"%s\": expected sqlite:PATH or "
+                 "postgres://USER@HOST:PORT/DBNAME",
+                 shown);
         return ERR_INVALID;
     }
 
@@ -410,6 +508,16 @@ static err_t open_conn(store_t *store, store_conn_t **out)
     return ERR_OK;
 }
 
+/* Closes a connection that could not be revived and frees its place in the pool. */
+static void discard_conn(store_t *store, store_conn_t *conn)
+{
+    store->backend->conn_close(conn);
+    pthread_mutex_lock(&store->lock);
+    store->nopen--;
+    pthread_cond_signal(&store->released);
+    pthread_mutex_unlock(&store->lock);
+}
+
 err_t store_acquire(store_t *store, store_conn_t **out)
 {
     *out = NULL;
@@ -424,6 +532,10 @@ err_t store_acquire(store_t *store, store_conn_t **out)
             store->idle = conn->next_idle;
             pthread_mutex_unlock(&store->lock);
             conn->next_idle = NULL;
+            if (store->backend->conn_revive != NULL && store->backend->conn_revive(conn) != ERR_OK) {
+                discard_conn(store, conn);
+                return ERR_STORE;
+            }
             *out = conn;
             return ERR_OK;
         }

@@ -1,7 +1,7 @@
 /* The backend-neutral store: things, users, sessions and admin tokens.
  *
  * Handlers speak to the store only through this header; SQL text, dialects and driver handles stay
- * inside the backends (sqlite.c, and postgres.c later). Filters are given as a condition tree
+ * inside the backends (sqlite.c, postgres.c). Filters are given as a condition tree
  * (store_cond_t) that each backend renders into its own SQL with every value bound as a parameter,
  * never spliced into the statement text.
  *
@@ -77,11 +77,18 @@ typedef struct {
     unsigned pool_size; /* connections kept open; 0 picks a default */
 } store_options_t;
 
-/* Opens the store named by url ("sqlite:PATH"). On failure returns an error and writes a
- * message for the operator into errbuf. */
+/* Opens the store named by url: "sqlite:PATH", a libpq URI ("postgres://USER@HOST:PORT/DBNAME",
+ * "postgresql://..."), "postgres:" followed by a libpq key=value string, or "postgres:" alone to
+ * connect with the PG* environment variables. On failure returns an error and writes a message
+ * for the operator into errbuf, with any password masked. */
 err_t store_open(const char *url, const store_options_t *options, store_t **out, char *errbuf,
                  size_t errlen) WARN_UNUSED;
 void store_close(store_t *store);
+
+/* Copies url into out (size bytes, cut to fit and NUL-terminated) with every password replaced
+ * by "***": the password in a URL's user information and the value of any password parameter.
+ * Use it wherever a store URL is logged or printed. */
+void store_redact_url(const char *url, char *out, size_t size);
 
 /* Creates missing tables, columns and indexes for the app, and the store's own tables. Never drops
  * or rewrites data; a column whose type changed is reported and left alone. On success errbuf
@@ -99,8 +106,10 @@ err_t store_ping(store_t *store) WARN_UNUSED;
 err_t store_acquire(store_t *store, store_conn_t **out) WARN_UNUSED;
 void store_release(store_conn_t *conn);
 
-/* Starts a transaction. write = true takes the write lock at once, so two writers never deadlock
- * half-way. Nested calls are not supported. */
+/* Starts a transaction. write = true declares that it will write. SQLite then takes its write
+ * lock at once, so two writers never deadlock half-way. PostgreSQL instead makes store_get lock
+ * the row it reads until the transaction ends, and a deadlock between two such transactions
+ * fails one of them with ERR_BUSY. Nested calls are not supported. */
 err_t store_begin(store_conn_t *conn, bool write) WARN_UNUSED;
 err_t store_commit(store_conn_t *conn) WARN_UNUSED;
 void store_rollback(store_conn_t *conn);

@@ -2,8 +2,8 @@
  * the dialect-neutral SQL builder.
  *
  * store.c owns the pool and dispatches every public call to the backend named by the URL scheme.
- * A backend (sqlite.c today, postgres.c later) embeds store_t and store_conn_t as the first
- * member of its own structs and fills in one store__backend_t. Nothing here is SQLite-specific.
+ * A backend (sqlite.c, postgres.c) embeds store_t and store_conn_t as the first member of its own
+ * structs and fills in one store__backend_t. Nothing here is specific to one database.
  */
 #ifndef FROTH_STORE_INTERNAL_H
 #define FROTH_STORE_INTERNAL_H
@@ -41,6 +41,10 @@ typedef struct store__backend {
     void (*close)(store_t *store); /* every connection has been closed already */
     err_t (*conn_open)(store_t *store, store_conn_t **out, char *errbuf, size_t errlen);
     void (*conn_close)(store_conn_t *conn);
+    /* Called on an idle connection before store_acquire hands it out; NULL when connections
+     * never break. Returns ERR_OK when the connection works, reconnecting it first if it was
+     * lost. On failure the pool closes it, and the next store_acquire opens a new one. */
+    err_t (*conn_revive)(store_conn_t *conn);
 
     err_t (*migrate)(store_conn_t *conn, const app_t *app, char *errbuf, size_t errlen);
     err_t (*migrate_internal)(store_conn_t *conn, char *errbuf, size_t errlen);
@@ -101,6 +105,8 @@ struct store_conn {
 };
 
 extern const store__backend_t store__sqlite_backend;
+extern const store__backend_t store__postgres_backend;   /* postgres: */
+extern const store__backend_t store__postgresql_backend; /* postgresql:, the same backend */
 
 /* ---- Values ---------------------------------------------------------------------------- */
 
@@ -139,9 +145,11 @@ char *store__email_norm(const char *p, size_t n);
 
 /* ---- SQL building ---------------------------------------------------------------------- */
 
+typedef struct store__sql store__sql_t;
+
 /* The few places where SQL dialects differ in the statements built below. */
 typedef struct {
-    /* Appends the placeholder for parameter number n, counting from 1 ("?" or "$n"). */
+    /* Appends the placeholder for parameter number n, counting from 1 ("?n" or "$n"). */
     void (*placeholder)(sbuf_t *sql, size_t n);
     const char *true_sql;        /* a literal true that no column can shadow */
     const char *false_sql;
@@ -151,6 +159,9 @@ typedef struct {
     const char *elements_open;   /* table function over a JSON list's elements, "json_each(" */
     const char *elements_close;  /* ")" */
     const char *element_column;  /* the element column of that function, "value" */
+    /* Appends a test that element (such as "j1.value") equals v, binding v. NULL appends
+     * "<element> = <placeholder>", which suits elements that keep their JSON type. */
+    void (*element_equals)(store__sql_t *q, const char *element, value_t v);
     const char *contains_open;   /* case-insensitive substring test: open, middle and close */
     const char *contains_middle;
     const char *contains_close;
@@ -159,15 +170,18 @@ typedef struct {
 /* A statement under construction and its parameters, in placeholder order. The first failure
  * (ERR_INVALID, ERR_NOMEM, ERR_TOO_LARGE) is sticky and later appends do nothing. Parameters
  * point into memory the caller keeps alive until the statement has run. */
-typedef struct {
+struct store__sql {
     const store__dialect_t *dialect;
     sbuf_t sql;
     value_t *params; /* malloc'd */
     size_t nparams;
     size_t cap;
     unsigned next_alias; /* for t<N> (tables) and j<N> (list elements) */
+    bool replaying;      /* placeholders reuse parameters replay_next + 1 .. replay_end */
+    size_t replay_next;
+    size_t replay_end;
     err_t err;
-} store__sql_t;
+};
 
 void store__sql_init(store__sql_t *q, const store__dialect_t *dialect);
 void store__sql_deinit(store__sql_t *q);
@@ -180,6 +194,9 @@ void store__sql_ident(store__sql_t *q, const char *name);
 /* Appends a placeholder and records v (after store__stored_value) as its parameter. */
 void store__sql_param(store__sql_t *q, value_t v);
 
+/* Appends n in decimal, without the cost of a printf on every placeholder and alias. */
+void store__sql_put_decimal(sbuf_t *sql, size_t n);
+
 /* Integers such as LIMIT travel as VAL_DATE, which every backend binds as a 64-bit integer. */
 static inline value_t store__int_value(int64_t n)
 {
@@ -191,8 +208,9 @@ static inline value_t store__int_value(int64_t n)
 void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
                      const store_cond_t *cond);
 
-/* SELECT of every field, one 0/1 column per flag and, when query->count_total, the match count;
- * filtered, ordered and paged as store_search describes. */
+/* SELECT of every field, one 0/1 column per flag and, when query->count_total, the match count
+ * from a scalar subquery; filtered, ordered and paged as store_search describes. The subquery
+ * and the outer WHERE share their parameters, so the dialect's placeholders must be numbered. */
 void store__sql_search(store__sql_t *q, const app_type_t *type, const store_query_t *query);
 
 /* The same SELECT for one id, with flags and where but no order, total or paging. */

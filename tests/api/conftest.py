@@ -1,7 +1,10 @@
 """Harness for froth's black-box API tests.
 
-Each test module starts the real froth binary on a fresh SQLite file and a free loopback port, and
-talks to it over HTTP only. The binary comes from FROTH_BIN (set by ctest), else from
+Each test module starts the real froth binary on a fresh, empty store and a free loopback port, and
+talks to it over HTTP only. FROTH_TEST_STORE picks the store. With "sqlite" (the default) each
+server gets a new SQLite file. With "postgres" it gets a new database on the test cluster that
+tests/pg/cluster.sh started and described in the file named by FROTH_TEST_PG_ENV. ctest sets both
+variables. The binary comes from FROTH_BIN (set by ctest), else from
 FROTH_ROOT/build-debug/froth or FROTH_ROOT/build/froth. Every password and token a test plants is
 recorded, and teardown fails when any of them appears in the server's output or when the server
 does not exit with status 0 on SIGTERM.
@@ -15,6 +18,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -47,7 +51,8 @@ def froth_bin():
     if configured:
         if not os.access(configured, os.X_OK):
             pytest.fail(f"FROTH_BIN={configured} is not an executable file")
-        return configured
+        # The server runs in a temporary directory, so a relative path would no longer resolve.
+        return os.path.abspath(configured)
     for build_dir in ("build-debug", "build"):
         candidate = froth_root() / build_dir / "froth"
         if os.access(candidate, os.X_OK):
@@ -73,6 +78,61 @@ def unique_email(prefix="user"):
 def unique_password():
     # Long and random, so finding it in the server log cannot be a coincidence.
     return f"Pw-{uuid.uuid4().hex}-9!"
+
+
+def store_kind():
+    """Return the store the tests run on, "sqlite" or "postgres" (FROTH_TEST_STORE)."""
+    kind = os.environ.get("FROTH_TEST_STORE", "sqlite")
+    if kind not in ("sqlite", "postgres"):
+        pytest.fail(f"FROTH_TEST_STORE={kind!r} is neither sqlite nor postgres")
+    return kind
+
+
+def pg_cluster():
+    """Return the PostgreSQL test cluster's settings, failing (never skipping) without one.
+
+    tests/pg/cluster.sh writes them as KEY=VALUE lines to the file FROTH_TEST_PG_ENV names.
+    """
+    path = os.environ.get("FROTH_TEST_PG_ENV")
+    if not path or not os.path.isfile(path):
+        pytest.fail(f"FROTH_TEST_STORE=postgres but FROTH_TEST_PG_ENV={path!r} names no file: "
+                    "run the tests through ctest, whose pg.start test starts the cluster "
+                    "(tests/pg/cluster.sh start)")
+    settings = {}
+    with open(path, encoding="utf-8") as env:
+        for line in env:
+            key, sep, value = line.rstrip("\n").partition("=")
+            if sep:
+                settings[key] = value
+    return settings
+
+
+def run_psql(cluster, sql):
+    """Run one SQL statement as the cluster's superuser, failing the test when it fails."""
+    psql = os.path.join(cluster["FROTH_PG_BINDIR"], "psql")
+    result = subprocess.run([psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", cluster["PGHOST"],
+                             "-p", cluster["PGPORT"], "-U", cluster["PGUSER"], "-d", "postgres",
+                             "-c", sql],
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"psql failed on {sql!r}: {result.stderr}")
+
+
+def new_store(work_dir, name):
+    """Create an empty store and return (URL for --db, function that deletes it).
+
+    On SQLite the store is work_dir/<name>.db; on PostgreSQL it is a new database on the test
+    cluster, reached through the cluster's Unix socket.
+    """
+    if store_kind() == "sqlite":
+        return f"sqlite:{Path(work_dir) / (name + '.db')}", lambda: None
+    cluster = pg_cluster()
+    database = f"froth_{name}_{uuid.uuid4().hex[:12]}"
+    run_psql(cluster, f'CREATE DATABASE "{database}"')
+    host = urllib.parse.quote(cluster["PGHOST"], safe="/")
+    url = (f"postgres://{cluster['PGUSER']}@/{database}?host={host}"
+           f"&port={cluster['PGPORT']}")
+    return url, lambda: run_psql(cluster, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 def run_cli(*args, timeout=CLI_TIMEOUT_S):
@@ -158,8 +218,8 @@ class Froth:
     def __init__(self, app_path, work_dir):
         self.app_path = str(app_path)
         self.work_dir = Path(work_dir)
-        self.db_path = self.work_dir / "froth.db"
-        self.db_url = f"sqlite:{self.db_path}"
+        self._drop_stores = []
+        self.db_url = self.extra_store("froth")
         self.log_path = self.work_dir / "server.log"
         self.stdout_path = self.work_dir / "server.out"
         self.port = free_port()
@@ -173,12 +233,13 @@ class Froth:
         self.session.trust_env = False
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._admin = None
+        self.extra_args = []  # more serve flags, set by a fixture before start()
 
     # -- process -------------------------------------------------------------------------------
 
     def start(self):
         command = [froth_bin(), "serve", "--app", self.app_path, "--db", self.db_url,
-                   "--host", "127.0.0.1", "--port", str(self.port)]
+                   "--host", "127.0.0.1", "--port", str(self.port)] + list(self.extra_args)
         with open(self.log_path, "wb") as log, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd=str(self.work_dir))
@@ -199,6 +260,17 @@ class Froth:
         self.proc.wait()
         pytest.fail(f"GET /_froth/health did not answer 200 within {START_TIMEOUT_S} s:\n"
                     f"{self.output()[-3000:]}")
+
+    def extra_store(self, name):
+        """Return the --db URL of a new empty store, deleted when the server is checked."""
+        url, drop = new_store(self.work_dir, name)
+        self._drop_stores.append(drop)
+        return url
+
+    def drop_stores(self):
+        """Delete the stores this server used (PostgreSQL databases; SQLite files stay)."""
+        while self._drop_stores:
+            self._drop_stores.pop()()
 
     def stop(self):
         """Send SIGTERM and return the exit status (None when it had to be killed)."""
@@ -351,6 +423,7 @@ def start_froth(app_path, work_dir):
 def stop_and_check(server):
     """Stop the server and fail on a non-zero exit status or a leaked secret."""
     status = server.stop()
+    server.drop_stores()
     leaked = server.leaked_secrets()
     assert status == 0, f"froth did not exit with 0 on SIGTERM (status {status}):\n" \
                         f"{server.output()[-3000:]}"

@@ -14,7 +14,7 @@ BULK_CONTENT_TYPE_MESSAGE = ("Expecting a newline-seperated list of JSON objects
 def extras(tmp_path_factory):
     work = tmp_path_factory.mktemp("extras")
     froth = Froth(todo_app(), work)
-    froth.extra_args = ["--test-db", f"sqlite:{work / 'test.db'}",
+    froth.extra_args = ["--test-db", froth.extra_store("test"),
                         "--cors-origins", "https://app.example.com"]
     froth.start()
     yield froth

@@ -1,0 +1,110 @@
+/* Private to the PostgreSQL backend (postgres*.c): its store and connection structs and the
+ * helpers its files share. Nothing outside src/store/postgres*.c includes this header.
+ */
+#ifndef FROTH_STORE_POSTGRES_INTERNAL_H
+#define FROTH_STORE_POSTGRES_INTERNAL_H
+
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "store/store_internal.h"
+
+#define STORE__PG_CACHE_SIZE 64
+
+/* A statement prepared on one connection, named "froth_<serial>". */
+typedef struct {
+    char *sql; /* malloc'd copy of the key; NULL marks a free slot */
+    size_t len;
+    uint64_t hash;
+    char name[32];
+} store__pg_cached_t;
+
+typedef struct {
+    store_t base;
+    char *conninfo; /* malloc'd URI or key=value string; NULL = the PG* environment variables */
+    char *display;  /* malloc'd conninfo with any password masked, for messages */
+} store__pg_t;
+
+typedef struct {
+    store_conn_t base;
+    PGconn *pg;
+    bool broken;      /* the server connection was lost; store_acquire reconnects */
+    bool write_tx;    /* inside store_begin(write = true): store_get locks the row it reads */
+    uint64_t serial;  /* numbers prepared statement names */
+    store__pg_cached_t cache[STORE__PG_CACHE_SIZE];
+} store__pg_conn_t;
+
+static inline store__pg_conn_t *store__pg_conn(store_conn_t *conn)
+{
+    return (store__pg_conn_t *)conn;
+}
+
+extern const store__dialect_t store__pg_dialect;
+
+/* Maps a failed statement to an err_t and logs it once. res may be NULL (the call itself failed).
+ * unique_violation gives ERR_CONFLICT, serialization failures, deadlocks and lock timeouts
+ * ERR_BUSY, data exceptions and program limits (a value or statement PostgreSQL rejects)
+ * ERR_INVALID. A lost connection is marked broken and gives ERR_STORE, as does anything else. The
+ * log line names op, the SQLSTATE and the server's primary message, never a bound value. */
+err_t store__pg_fail(store__pg_conn_t *c, const PGresult *res, const char *op);
+
+/* Runs sql with params bound in order (text format; VAL_NULL binds NULL) and returns the result
+ * in *out on success, for the caller to PQclear. Statements up to a size limit are prepared once
+ * per connection and reused. Text containing a NUL byte, which PostgreSQL cannot store, is
+ * ERR_INVALID. */
+err_t store__pg_query(store__pg_conn_t *c, const char *sql, size_t len, const value_t *params,
+                      size_t nparams, const char *op, PGresult **out);
+
+/* store__pg_query without the cache, for statements that run once, such as migration steps.
+ * sql must be NUL-terminated. */
+err_t store__pg_query_once(store__pg_conn_t *c, const char *sql, const value_t *params,
+                           size_t nparams, const char *op, PGresult **out);
+
+/* store__pg_query for a statement built in q; q's own error comes first. */
+err_t store__pg_query_sql(store__pg_conn_t *c, const store__sql_t *q, const char *op,
+                          PGresult **out);
+
+/* Runs fixed SQL text without parameters (BEGIN, DDL) through the simple query protocol, so it
+ * may hold several statements. */
+err_t store__pg_exec(store__pg_conn_t *c, const char *sql, const char *op);
+
+/* Returns the number of rows an INSERT, UPDATE or DELETE changed. */
+size_t store__pg_changes(const PGresult *res);
+
+/* Backend operations, gathered into the backend structs by postgres.c. */
+err_t store__pg_migrate(store_conn_t *conn, const app_t *app, char *errbuf, size_t errlen);
+err_t store__pg_migrate_internal(store_conn_t *conn, char *errbuf, size_t errlen);
+
+err_t store__pg_get(store_conn_t *conn, const app_type_t *type, const char *id,
+                    const store_query_t *query, arena_t *arena, store_row_t *out);
+err_t store__pg_search(store_conn_t *conn, const app_type_t *type, const store_query_t *query,
+                       arena_t *arena, store_row_t **rows, size_t *nrows, size_t *total);
+err_t store__pg_insert(store_conn_t *conn, const app_type_t *type, const value_t *values,
+                       const char *password_hash);
+err_t store__pg_update(store_conn_t *conn, const app_type_t *type, const char *id,
+                       const bool *mask, const value_t *values);
+err_t store__pg_delete(store_conn_t *conn, const app_type_t *type, const char *id);
+err_t store__pg_user_by_email(store_conn_t *conn, const app_type_t *user_type,
+                              const char *email_norm, arena_t *arena, char **id,
+                              char **password_hash);
+err_t store__pg_user_set_password(store_conn_t *conn, const app_type_t *user_type,
+                                  const char *id, const char *password_hash);
+
+err_t store__pg_session_insert(store_conn_t *conn, const unsigned char hash[32],
+                               const store_session_t *session);
+err_t store__pg_session_get(store_conn_t *conn, const unsigned char hash[32],
+                            store_session_t *out);
+err_t store__pg_session_touch(store_conn_t *conn, const unsigned char hash[32],
+                              int64_t last_used_ms);
+err_t store__pg_session_revoke(store_conn_t *conn, const unsigned char hash[32]);
+err_t store__pg_admin_token_insert(store_conn_t *conn, const char *label,
+                                   const unsigned char hash[32], int64_t created_ms);
+err_t store__pg_admin_token_find(store_conn_t *conn, const unsigned char hash[32],
+                                 store_admin_token_t *out);
+err_t store__pg_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
+                                  int64_t last_used_ms);
+err_t store__pg_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
+                                 size_t *count);
+err_t store__pg_admin_token_revoke(store_conn_t *conn, const char *label);
+
+#endif
