@@ -554,6 +554,10 @@ static int cmd_serve(int argc, char **argv)
     rc = 1;
     if (!migrate_store(store, app, o.db_url))
         goto out;
+    if (auth_cache_attach(store) != ERR_OK) {
+        fprintf(stderr, "froth: cannot start the store's change notifications\n");
+        goto out;
+    }
     if (o.test_db_url != NULL &&
         (open_store(o.test_db_url, &test_store) != 0 || !migrate_store(test_store, app, o.test_db_url)))
         goto out;

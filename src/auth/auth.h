@@ -52,6 +52,12 @@ err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SI
  * verifies against a dummy hash, so the timing does not reveal which emails exist. */
 err_t auth_password_verify(const char *hash, const char *password, size_t len, bool *ok) WARN_UNUSED;
 
+/* Turns on the in-memory credential cache for tokens checked against store and subscribes to the store's change notifications to keep it coherent
+ * with revocations made by any node. The cache is consulted only while the store reports its
+ * notifications current, so with SQLite (no notifications) every check reads the database.
+ * Call once before serving. */
+err_t auth_cache_attach(store_t *store) WARN_UNUSED;
+
 /* Makes a new random token and its SHA-256. */
 void auth_token_new(char token[AUTH_TOKEN_SIZE], unsigned char hash[32]);
 

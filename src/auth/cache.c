@@ -7,6 +7,7 @@
 #include "auth/cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +30,21 @@ typedef struct {
 
 static shard_t shards[SHARDS];
 
+/* Incremented before every removal, so a reader that fetched an entry from the store before a
+ * revocation cannot put it back after the revocation removed it. */
+static _Atomic uint64_t invalidations;
+
+uint64_t auth__cache_epoch(void)
+{
+    return atomic_load(&invalidations);
+}
+
 void auth__cache_init(size_t capacity)
 {
+    static bool done;
+    if (done)
+        return;
+    done = true;
     size_t per_shard = 16;
     while (per_shard * SHARDS < capacity * 2)
         per_shard *= 2;
@@ -88,10 +102,15 @@ static void clear_shard(shard_t *s)
     s->used = 0;
 }
 
-void auth__cache_put(const unsigned char hash[32], const auth__cache_entry_t *entry)
+void auth__cache_put(const unsigned char hash[32], const auth__cache_entry_t *entry,
+                     uint64_t epoch)
 {
     shard_t *s = shard_of(hash);
     pthread_mutex_lock(&s->lock);
+    if (atomic_load(&invalidations) != epoch) {
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     slot_t *slot = find(s, hash);
     if (slot == NULL && s->slots != NULL) {
         /* Keep the load under 3/4 so probes stay short and always end at an empty slot. */
@@ -123,6 +142,7 @@ void auth__cache_touch(const unsigned char hash[32], int64_t last_used_ms)
 
 void auth__cache_remove(const unsigned char hash[32])
 {
+    atomic_fetch_add(&invalidations, 1);
     shard_t *s = shard_of(hash);
     pthread_mutex_lock(&s->lock);
     slot_t *slot = find(s, hash);
@@ -133,6 +153,7 @@ void auth__cache_remove(const unsigned char hash[32])
 
 void auth__cache_remove_user(const char *user_id)
 {
+    atomic_fetch_add(&invalidations, 1);
     for (size_t i = 0; i < SHARDS; i++) {
         shard_t *s = &shards[i];
         pthread_mutex_lock(&s->lock);
@@ -148,6 +169,7 @@ void auth__cache_remove_user(const char *user_id)
 
 void auth__cache_clear(void)
 {
+    atomic_fetch_add(&invalidations, 1);
     for (size_t i = 0; i < SHARDS; i++) {
         pthread_mutex_lock(&shards[i].lock);
         clear_shard(&shards[i]);

@@ -23,15 +23,23 @@ typedef struct {
     int64_t last_used_ms;    /* last use known to the store */
 } auth__cache_entry_t;
 
-/* Sizes the cache for about capacity entries. Call once before threads start. */
+/* Credentials the cache holds before shards start to be emptied. */
+#define AUTH_CACHE_CAPACITY 65536
+
+/* Sizes the cache for about capacity entries. Call once, before threads start (auth_init does). */
 void auth__cache_init(size_t capacity);
 
 /* Copies the entry for hash into out. Returns false on a miss. */
 bool auth__cache_get(const unsigned char hash[32], auth__cache_entry_t *out);
 
-/* Inserts or replaces the entry for hash. A full shard is emptied first, which only costs
- * database reads. */
-void auth__cache_put(const unsigned char hash[32], const auth__cache_entry_t *entry);
+/* Returns the invalidation epoch: a counter that every removal and clear increments. */
+uint64_t auth__cache_epoch(void);
+
+/* Inserts or replaces the entry for hash, unless an invalidation happened since epoch was read:
+ * the entry was read from the store before that epoch and may be revoked already. A full shard is
+ * emptied first, which only costs database reads. */
+void auth__cache_put(const unsigned char hash[32], const auth__cache_entry_t *entry,
+                     uint64_t epoch);
 
 /* Records a write of last-used, so the next touch waits another interval. */
 void auth__cache_touch(const unsigned char hash[32], int64_t last_used_ms);

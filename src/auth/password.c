@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/cache.h"
 #include "core/log.h"
 
 static sem_t hash_slots;
@@ -26,6 +27,8 @@ err_t auth_init(unsigned max_hashes)
         return ERR_INTERNAL;
     if (sem_init(&hash_slots, 0, max_hashes == 0 ? 1 : max_hashes) != 0)
         return ERR_INTERNAL;
+    /* The table is allocated zeroed and untouched, so its pages cost memory only once used. */
+    auth__cache_init(AUTH_CACHE_CAPACITY);
     /* A real hash of a random password, verified against when the email is unknown. */
     char random_pw[33];
     randombytes_buf(random_pw, 32);

@@ -2,9 +2,11 @@
 #include "auth/auth.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "auth/cache.h"
 #include "core/ids.h"
 #include "core/log.h"
 
@@ -26,6 +28,53 @@ void auth_token_hash(const char *token, size_t len, unsigned char hash[32])
     crypto_hash_sha256(hash, (const unsigned char *)token, len);
 }
 
+/* The store whose events keep the cache coherent; NULL means no cache (every check reads the
+ * store). Set once by auth_cache_attach before serving. */
+static store_t *events_store;
+
+static void on_store_event(void *ud, const char *event)
+{
+    unsigned char hash[32];
+    const char *hex = NULL;
+    if (strncmp(event, "session ", 8) == 0)
+        hex = event + 8;
+    else if (strncmp(event, "admin ", 6) == 0)
+        hex = event + 6;
+    if (hex != NULL) {
+        size_t n = 0;
+        if (sodium_hex2bin(hash, sizeof(hash), hex, strlen(hex), NULL, &n, NULL) == 0 &&
+            n == sizeof(hash)) {
+            auth__cache_remove(hash);
+            return;
+        }
+    }
+    if (strcmp(event, "reset") == 0) {
+        auth__cache_clear();
+        LOG_INFO("credential cache cleared", "reason=%s", "store events reconnected");
+        return;
+    }
+    /* An event this node does not understand may be a revocation: forget everything. */
+    auth__cache_clear();
+    LOG_WARN("unknown store event; credential cache cleared", "event=%s", log_quote(event));
+}
+
+err_t auth_cache_attach(store_t *store)
+{
+    err_t err = store_events_start(store, on_store_event, NULL);
+    if (err != ERR_OK)
+        return err;
+    events_store = store;
+    return ERR_OK;
+}
+
+/* The cache holds credentials of the attached store only; a version-test store's sessions are
+ * always read from their own database. */
+static bool cache_usable(const store_conn_t *conn)
+{
+    return events_store != NULL && store_of(conn) == events_store &&
+           store_events_current(events_store);
+}
+
 static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *out);
 
 static bool session_live(const store_session_t *s, int64_t now_ms)
@@ -35,6 +84,52 @@ static bool session_live(const store_session_t *s, int64_t now_ms)
     return now_ms < s->last_used_ms + s->idle_ms;
 }
 
+static bool entry_live(const auth__cache_entry_t *e, int64_t now_ms)
+{
+    if (e->kind == CALLER_ADMIN)
+        return true;
+    return now_ms < e->expires_ms && now_ms < e->last_used_ms + e->idle_ms;
+}
+
+static void caller_from_entry(const auth__cache_entry_t *e, auth_caller_t *out)
+{
+    out->kind = e->kind;
+    out->two_factor = e->two_factor;
+    snprintf(out->user_id, sizeof(out->user_id), "%s", e->user_id);
+    snprintf(out->admin_label, sizeof(out->admin_label), "%s", e->admin_label);
+}
+
+/* Records a use of a credential, writing last-used at most once a minute. */
+static void touch(store_conn_t *conn, const auth_caller_t *caller, int64_t last_used_ms,
+                  int64_t now_ms)
+{
+    if (now_ms - last_used_ms < TOUCH_INTERVAL_MS)
+        return;
+    err_t err = caller->kind == CALLER_ADMIN
+                    ? store_admin_token_touch(conn, caller->token_hash, now_ms)
+                    : store_session_touch(conn, caller->token_hash, now_ms);
+    if (err != ERR_OK) {
+        LOG_WARN("credential last-used update failed", "err=%s", err_name(err));
+        return;
+    }
+    auth__cache_touch(caller->token_hash, now_ms);
+}
+
+/* Answers from the cache when it is coherent with the store. Returns ERR_NOT_FOUND on a miss. */
+static err_t identify_cached(store_conn_t *conn, int64_t now_ms, auth_caller_t *out)
+{
+    auth__cache_entry_t e;
+    if (!cache_usable(conn) || !auth__cache_get(out->token_hash, &e))
+        return ERR_NOT_FOUND;
+    if (!entry_live(&e, now_ms)) {
+        auth__cache_remove(out->token_hash);
+        return ERR_EXPIRED;
+    }
+    caller_from_entry(&e, out);
+    touch(conn, out, e.last_used_ms, now_ms);
+    return ERR_OK;
+}
+
 err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
                     auth_caller_t *out)
 {
@@ -42,21 +137,27 @@ err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t n
     if (len == 0 || len > 512)
         return ERR_EXPIRED;
     auth_token_hash(token, len, out->token_hash);
+    err_t err = identify_cached(conn, now_ms, out);
+    if (err != ERR_NOT_FOUND)
+        return err;
 
+    const uint64_t epoch = auth__cache_epoch();
     store_session_t session;
-    err_t err = store_session_get(conn, out->token_hash, &session);
+    err = store_session_get(conn, out->token_hash, &session);
     if (err == ERR_OK) {
         if (!session_live(&session, now_ms))
             return ERR_EXPIRED;
         out->kind = CALLER_USER;
         snprintf(out->user_id, sizeof(out->user_id), "%s", session.user_id);
         out->two_factor = session.two_factor;
-        if (now_ms - session.last_used_ms >= TOUCH_INTERVAL_MS) {
-            err = store_session_touch(conn, out->token_hash, now_ms);
-            if (err != ERR_OK)
-                LOG_WARN("session last-used update failed", "session=%s err=%s", session.id,
-                         err_name(err));
+        if (events_store != NULL && store_of(conn) == events_store) {
+            auth__cache_entry_t e = {.kind = CALLER_USER, .two_factor = session.two_factor,
+                                     .expires_ms = session.expires_ms, .idle_ms = session.idle_ms,
+                                     .last_used_ms = session.last_used_ms};
+            snprintf(e.user_id, sizeof(e.user_id), "%s", session.user_id);
+            auth__cache_put(out->token_hash, &e, epoch);
         }
+        touch(conn, out, session.last_used_ms, now_ms);
         return ERR_OK;
     }
     if (err != ERR_NOT_FOUND)
@@ -76,6 +177,7 @@ err_t auth_identify_admin(store_conn_t *conn, const char *token, size_t len, int
 
 static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *out)
 {
+    const uint64_t epoch = auth__cache_epoch();
     store_admin_token_t admin;
     err_t err = store_admin_token_find(conn, out->token_hash, &admin);
     if (err == ERR_NOT_FOUND)
@@ -84,12 +186,13 @@ static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *o
         return err;
     out->kind = CALLER_ADMIN;
     snprintf(out->admin_label, sizeof(out->admin_label), "%s", admin.label);
-    if (now_ms - admin.last_used_ms >= TOUCH_INTERVAL_MS) {
-        err = store_admin_token_touch(conn, out->token_hash, now_ms);
-        if (err != ERR_OK)
-            LOG_WARN("admin token last-used update failed", "label=%s err=%s",
-                     log_quote(admin.label), err_name(err));
+    if (events_store != NULL && store_of(conn) == events_store) {
+        auth__cache_entry_t e = {.kind = CALLER_ADMIN, .expires_ms = INT64_MAX,
+                                 .last_used_ms = admin.last_used_ms};
+        snprintf(e.admin_label, sizeof(e.admin_label), "%s", admin.label);
+        auth__cache_put(out->token_hash, &e, epoch);
     }
+    touch(conn, out, admin.last_used_ms, now_ms);
     return ERR_OK;
 }
 
@@ -126,6 +229,7 @@ err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_log
 
 err_t auth_session_revoke(store_conn_t *conn, const unsigned char hash[32])
 {
+    auth__cache_remove(hash);
     return store_session_revoke(conn, hash);
 }
 

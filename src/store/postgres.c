@@ -387,6 +387,7 @@ static err_t backend_open(const char *scheme, const char *target, store_t **out,
         goto nomem;
     }
     store_redact_url(shown, display, shown_size);
+    pthread_mutex_init(&s->aux_lock, NULL);
     s->conninfo = conninfo;
     s->display = display;
     *out = &s->base;
@@ -414,6 +415,8 @@ static err_t open_postgresql(const char *target, unsigned *pool_size, store_t **
 static void backend_close(store_t *store)
 {
     store__pg_t *s = (store__pg_t *)store;
+    store__pg_aux_close(store);
+    pthread_mutex_destroy(&s->aux_lock);
     free(s->conninfo);
     free(s->display);
     free(s);
@@ -639,7 +642,9 @@ const store__dialect_t store__pg_dialect = {
     .admin_token_find = store__pg_admin_token_find,                                            \
     .admin_token_touch = store__pg_admin_token_touch,                                          \
     .admin_token_list = store__pg_admin_token_list,                                            \
-    .admin_token_revoke = store__pg_admin_token_revoke
+    .admin_token_revoke = store__pg_admin_token_revoke, .events_start = store__pg_events_start, \
+    .events_stop = store__pg_events_stop, .events_current = store__pg_events_current,          \
+    .counter_hit = store__pg_counter_hit, .counter_clear = store__pg_counter_clear
 
 /* libpq accepts both URI schemes, so both name this backend. */
 const store__backend_t store__postgres_backend = {

@@ -141,13 +141,29 @@ err_t store__pg_session_touch(store_conn_t *conn, const unsigned char hash[32],
     return run_change(conn, sql, params, 2, "touch session", ERR_NOT_FOUND);
 }
 
+/* Runs a change that publishes one event per changed row (see postgres_events.c) and returns
+ * ERR_NOT_FOUND when no row changed. The event is delivered when the transaction commits. */
+static err_t run_published(store_conn_t *conn, const char *sql, const value_t *params,
+                           size_t nparams, const char *op)
+{
+    PGresult *res = NULL;
+    err_t err = run(conn, sql, params, nparams, op, &res);
+    if (err == ERR_OK && PQntuples(res) == 0)
+        err = ERR_NOT_FOUND;
+    PQclear(res);
+    return err;
+}
+
 err_t store__pg_session_revoke(store_conn_t *conn, const unsigned char hash[32])
 {
     static const char sql[] =
-        "UPDATE \"_froth_sessions\" SET \"revoked\" = TRUE WHERE \"token_hash\" = $1";
+        "WITH r AS (UPDATE \"_froth_sessions\" SET \"revoked\" = TRUE "
+        "WHERE \"token_hash\" = $1 RETURNING \"token_hash\") "
+        "SELECT pg_notify('" STORE__PG_CHANNEL "', 'session ' || encode(\"token_hash\", 'hex')) "
+        "FROM r";
     char text[HASH_TEXT_SIZE];
     const value_t params[] = {hash_value(hash, text)};
-    return run_change(conn, sql, params, 1, "revoke session", ERR_NOT_FOUND);
+    return run_published(conn, sql, params, 1, "revoke session");
 }
 
 /* ---- Admin tokens ----------------------------------------------------------------------- */
@@ -232,7 +248,11 @@ err_t store__pg_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin
 
 err_t store__pg_admin_token_revoke(store_conn_t *conn, const char *label)
 {
-    static const char sql[] = "DELETE FROM \"_froth_admin_tokens\" WHERE \"label\" = $1";
+    static const char sql[] =
+        "WITH d AS (DELETE FROM \"_froth_admin_tokens\" WHERE \"label\" = $1 "
+        "RETURNING \"token_hash\") "
+        "SELECT pg_notify('" STORE__PG_CHANNEL "', 'admin ' || encode(\"token_hash\", 'hex')) "
+        "FROM d";
     const value_t params[] = {cstr_value(label)};
-    return run_change(conn, sql, params, 1, "revoke admin token", ERR_NOT_FOUND);
+    return run_published(conn, sql, params, 1, "revoke admin token");
 }

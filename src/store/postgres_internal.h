@@ -5,6 +5,7 @@
 #define FROTH_STORE_POSTGRES_INTERNAL_H
 
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "store/store_internal.h"
@@ -19,10 +20,15 @@ typedef struct {
     char name[32];
 } store__pg_cached_t;
 
+typedef struct store__pg_events store__pg_events_t;
+
 typedef struct {
     store_t base;
     char *conninfo; /* malloc'd URI or key=value string; NULL = the PG* environment variables */
     char *display;  /* malloc'd conninfo with any password masked, for messages */
+    store__pg_events_t *events; /* the listener, once store_events_start ran */
+    pthread_mutex_t aux_lock;   /* guards aux */
+    store_conn_t *aux;          /* a connection of its own for counters, opened on first use */
 } store__pg_t;
 
 typedef struct {
@@ -106,5 +112,18 @@ err_t store__pg_admin_token_touch(store_conn_t *conn, const unsigned char hash[3
 err_t store__pg_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
                                  size_t *count);
 err_t store__pg_admin_token_revoke(store_conn_t *conn, const char *label);
+
+/* Events and counters (postgres_events.c). */
+err_t store__pg_events_start(store_t *store, store_event_fn fn, void *ud);
+void store__pg_events_stop(store_t *store);
+bool store__pg_events_current(store_t *store);
+err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
+                            int64_t delta, int64_t *count, int64_t *window_end_ms);
+err_t store__pg_counter_clear(store_t *store, const char *key);
+/* Closes the counters' connection; called when the store closes. */
+void store__pg_aux_close(store_t *store);
+
+/* The channel every node listens on. Payloads are the event texts of store_event_fn. */
+#define STORE__PG_CHANNEL "froth_events"
 
 #endif

@@ -366,6 +366,18 @@ const store__dialect_t store__sqlite_dialect = {
     .contains_close = ")) > 0",
 };
 
+static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms,
+                                int64_t window_ms, int64_t delta, int64_t *count,
+                                int64_t *window_end_ms)
+{
+    return store__memory_counter_hit(key, now_ms, window_ms, delta, count, window_end_ms);
+}
+
+static err_t sqlite_counter_clear(store_t *store, const char *key)
+{
+    return store__memory_counter_clear(key);
+}
+
 const store__backend_t store__sqlite_backend = {
     .scheme = "sqlite",
     .open = backend_open,
@@ -394,4 +406,6 @@ const store__backend_t store__sqlite_backend = {
     .admin_token_touch = store__sqlite_admin_token_touch,
     .admin_token_list = store__sqlite_admin_token_list,
     .admin_token_revoke = store__sqlite_admin_token_revoke,
+    .counter_hit = sqlite_counter_hit,
+    .counter_clear = sqlite_counter_clear,
 };

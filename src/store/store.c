@@ -471,6 +471,8 @@ void store_close(store_t *store)
 {
     if (store == NULL)
         return;
+    if (store->backend->events_stop != NULL)
+        store->backend->events_stop(store);
     pthread_mutex_lock(&store->lock);
     unsigned idle = 0;
     for (store_conn_t *c = store->idle; c != NULL; c = c->next_idle)
@@ -792,4 +794,43 @@ err_t store_admin_token_revoke(store_conn_t *conn, const char *label)
     if (label == NULL)
         return ERR_INVALID;
     return conn->store->backend->admin_token_revoke(conn, label);
+}
+
+/* ---- Events and counters ------------------------------------------------------------------ */
+
+err_t store_events_start(store_t *store, store_event_fn fn, void *ud)
+{
+    if (store == NULL || fn == NULL)
+        return ERR_INVALID;
+    if (store->backend->events_start == NULL)
+        return ERR_OK;
+    return store->backend->events_start(store, fn, ud);
+}
+
+bool store_events_current(store_t *store)
+{
+    if (store == NULL || store->backend->events_current == NULL)
+        return false;
+    return store->backend->events_current(store);
+}
+
+err_t store_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
+                        int64_t delta, int64_t *count, int64_t *window_end_ms)
+{
+    if (store == NULL || key == NULL || count == NULL || window_end_ms == NULL || window_ms <= 0 ||
+        delta < 0 || strlen(key) > 512)
+        return ERR_INVALID;
+    return store->backend->counter_hit(store, key, now_ms, window_ms, delta, count, window_end_ms);
+}
+
+err_t store_counter_clear(store_t *store, const char *key)
+{
+    if (store == NULL || key == NULL)
+        return ERR_INVALID;
+    return store->backend->counter_clear(store, key);
+}
+
+store_t *store_of(const store_conn_t *conn)
+{
+    return conn->store;
 }

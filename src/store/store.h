@@ -104,6 +104,9 @@ err_t store_ping(store_t *store) WARN_UNUSED;
 /* ---- Connections and transactions ------------------------------------------------------- */
 
 err_t store_acquire(store_t *store, store_conn_t **out) WARN_UNUSED;
+
+/* Returns the store a connection belongs to. */
+store_t *store_of(const store_conn_t *conn);
 void store_release(store_conn_t *conn);
 
 /* Starts a transaction. write = true declares that it will write. SQLite then takes its write
@@ -202,6 +205,36 @@ err_t store_session_touch(store_conn_t *conn, const unsigned char hash[32],
 
 /* Marks a session revoked. ERR_NOT_FOUND when unknown. */
 err_t store_session_revoke(store_conn_t *conn, const unsigned char hash[32]) WARN_UNUSED;
+
+/* ---- Change notifications between nodes ------------------------------------------------ */
+
+/* Receives one event another process (or this one) published: "session <hex hash>" when a
+ * session was revoked, "admin <hex hash>" when an admin token was revoked, "reset" when events
+ * may have been missed (the listening connection was lost) and every cache must be dropped. Runs
+ * on the store's listener thread. */
+typedef void (*store_event_fn)(void *ud, const char *event);
+
+/* Starts delivering events to fn. Backends that serve one process only (SQLite) deliver none and
+ * return ERR_OK. Call once, before serving. */
+err_t store_events_start(store_t *store, store_event_fn fn, void *ud) WARN_UNUSED;
+
+/* True while every event published up to a moment at most 75 ms ago is known to have been
+ * delivered, so an in-memory cache that applies events may be trusted. Always false for backends
+ * without events. Thread-safe and cheap: one atomic load and a clock read. */
+bool store_events_current(store_t *store);
+
+/* ---- Counters for throttling ----------------------------------------------------------- */
+
+/* Adds delta (0 only reads) to the counter named key in a fixed window of window_ms that starts
+ * at the first hit; a hit after the window has ended starts a new one. Sets *count to the value
+ * after the hit and *window_end_ms to when the window ends. Counters are shared by every node of
+ * a PostgreSQL store; SQLite keeps them in this process, which serves the file alone. Thread-safe;
+ * uses no connection of the caller's, so it may run while the caller holds a transaction. */
+err_t store_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
+                        int64_t delta, int64_t *count, int64_t *window_end_ms) WARN_UNUSED;
+
+/* Deletes a counter (for example after a successful login). */
+err_t store_counter_clear(store_t *store, const char *key) WARN_UNUSED;
 
 /* ---- Admin tokens ----------------------------------------------------------------------- */
 

@@ -86,6 +86,15 @@ typedef struct store__backend {
     err_t (*admin_token_list)(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
                               size_t *count);
     err_t (*admin_token_revoke)(store_conn_t *conn, const char *label);
+
+    /* Change notifications and shared counters (store_events_start, store_counter_hit). A
+     * backend without events_start delivers no events and is never "current". */
+    err_t (*events_start)(store_t *store, store_event_fn fn, void *ud);
+    void (*events_stop)(store_t *store);
+    bool (*events_current)(store_t *store);
+    err_t (*counter_hit)(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
+                         int64_t delta, int64_t *count, int64_t *window_end_ms);
+    err_t (*counter_clear)(store_t *store, const char *key);
 } store__backend_t;
 
 /* The part of every backend's store that store.c manages: the pool of idle connections. */
@@ -105,6 +114,11 @@ struct store_conn {
 };
 
 extern const store__backend_t store__sqlite_backend;
+
+/* Counters kept in this process (counters.c), for backends that serve one process. */
+err_t store__memory_counter_hit(const char *key, int64_t now_ms, int64_t window_ms, int64_t delta,
+                                int64_t *count, int64_t *window_end_ms);
+err_t store__memory_counter_clear(const char *key);
 extern const store__backend_t store__postgres_backend;   /* postgres: */
 extern const store__backend_t store__postgresql_backend; /* postgresql:, the same backend */
 
