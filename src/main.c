@@ -36,6 +36,7 @@ typedef struct {
     log_level_t log_level;
     bool log_json;
     unsigned drain_ms;
+    auth_throttle_config_t throttle;
 } options_t;
 
 static const char *env_or(const char *name, const char *fallback)
@@ -90,6 +91,12 @@ static void usage_serve(FILE *f)
           "                      (env FROTH_MAX_BODY; default 1048576)\n"
           "  --max-connections N open connections at once (env FROTH_MAX_CONNECTIONS; default 1024)\n"
           "  --timeout SECONDS   idle connection timeout (env FROTH_TIMEOUT; default 30)\n"
+          "  --login-limit N     login attempts per client address per minute, 0 for no limit\n"
+          "                      (env FROTH_LOGIN_LIMIT; default 20)\n"
+          "  --signup-limit N    sign-up attempts per client address per hour, 0 for no limit\n"
+          "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
+          "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
+          "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
           "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
           "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
           "\n"
@@ -134,6 +141,7 @@ static void usage_admin_token(FILE *f)
 enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
     OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
+    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER,
 };
 
 static const struct option long_options[] = {
@@ -141,6 +149,9 @@ static const struct option long_options[] = {
     {"db", required_argument, NULL, OPT_DB},
     {"test-db", required_argument, NULL, OPT_TEST_DB},
     {"cors-origins", required_argument, NULL, OPT_CORS},
+    {"login-limit", required_argument, NULL, OPT_LOGIN_LIMIT},
+    {"signup-limit", required_argument, NULL, OPT_SIGNUP_LIMIT},
+    {"lockout-after", required_argument, NULL, OPT_LOCKOUT_AFTER},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -200,6 +211,18 @@ static bool apply_option(options_t *o, int opt, const char *value)
             return false;
         o->http.timeout_s = (unsigned)v;
         return true;
+    case OPT_LOGIN_LIMIT:
+    case OPT_SIGNUP_LIMIT:
+    case OPT_LOCKOUT_AFTER:
+        if (!set_uint("limit", value, 100000000, &v))
+            return false;
+        if (opt == OPT_LOGIN_LIMIT)
+            o->throttle.login_per_ip_per_minute = (int64_t)v;
+        else if (opt == OPT_SIGNUP_LIMIT)
+            o->throttle.signup_per_ip_per_hour = (int64_t)v;
+        else
+            o->throttle.failures_before_lock = (int64_t)v;
+        return true;
     case OPT_LOG_LEVEL:
         if (!log_level_parse(value, &o->log_level)) {
             fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n", value);
@@ -228,6 +251,8 @@ static bool load_env(options_t *o)
         {"FROTH_PORT", OPT_PORT}, {"FROTH_THREADS", OPT_THREADS}, {"FROTH_MAX_BODY", OPT_MAX_BODY},
         {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN}, {"FROTH_TIMEOUT", OPT_TIMEOUT},
         {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
+        {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
+        {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -246,6 +271,9 @@ static int parse_options(int argc, char **argv, options_t *o, void (*help)(FILE 
     o->db_url = env_or("FROTH_DB", DEFAULT_DB);
     o->log_level = LOG_LEVEL_INFO;
     o->drain_ms = 10000;
+    o->throttle = (auth_throttle_config_t){.login_per_ip_per_minute = 20,
+                                           .signup_per_ip_per_hour = 30,
+                                           .failures_before_lock = 10};
     if (!load_env(o))
         return 2;
     optind = 1;
@@ -554,6 +582,7 @@ static int cmd_serve(int argc, char **argv)
     rc = 1;
     if (!migrate_store(store, app, o.db_url))
         goto out;
+    auth_throttle_configure(&o.throttle);
     if (auth_cache_attach(store) != ERR_OK) {
         fprintf(stderr, "froth: cannot start the store's change notifications\n");
         goto out;

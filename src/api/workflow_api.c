@@ -136,6 +136,37 @@ static bool check_auth_level_or_reply(api_call_t *call, const app_workflow_t *wf
     return true;
 }
 
+static bool has_action(const app_workflow_t *wf, app_action_kind_t kind)
+{
+    for (size_t i = 0; i < wf->nactions; i++) {
+        if (wf->actions[i].kind == kind)
+            return true;
+    }
+    return false;
+}
+
+/* Counts a login or sign-up attempt against the client's address before any work is done, so a
+ * flood of them costs no password hashing. */
+static bool throttle_or_reply(api_call_t *call, const app_workflow_t *wf)
+{
+    const bool login = has_action(wf, ACT_LOG_IN);
+    if (!login && !has_action(wf, ACT_SIGN_UP))
+        return true;
+    int64_t retry_after = 0;
+    err_t err = auth_throttle_address(call->store, login ? AUTH_ATTEMPT_LOGIN : AUTH_ATTEMPT_SIGNUP,
+                                      call->req->client_ip, call->now_ms, &retry_after);
+    if (err == ERR_OK)
+        return true;
+    if (err != ERR_DENIED) {
+        api__reply_failure(call, err, "throttle");
+        return false;
+    }
+    http_response_header(call->res, "Retry-After",
+                         arena_printf(call->req->arena, "%lld", (long long)retry_after));
+    api__reply_message(call, 429, "Too many requests: try again later");
+    return false;
+}
+
 static void write_response(api_call_t *call, const wf_result_t *r)
 {
     sbuf_t *out = &call->res->body;
@@ -176,6 +207,8 @@ void api__workflow(api_call_t *call, const char *name)
     }
     if (!check_auth_level_or_reply(call, wf))
         return;
+    if (!throttle_or_reply(call, wf))
+        return;
 
     params_src_t src = {.call = call, .wf = wf};
     if (!open_body_or_reply(&src))
@@ -213,6 +246,10 @@ void api__workflow(api_call_t *call, const char *name)
         sbuf_putc(&call->res->body, '}');
         return;
     case WF_FAILED:
+        if (result.retry_after_s > 0)
+            http_response_header(call->res, "Retry-After",
+                                 arena_printf(call->req->arena, "%lld",
+                                              (long long)result.retry_after_s));
         api__reply_envelope(call, result.http_status, result.code, "%s", result.message);
         return;
     case WF_DONE:

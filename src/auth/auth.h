@@ -89,6 +89,39 @@ err_t auth_session_revoke(store_conn_t *conn, const unsigned char hash[32]) WARN
 err_t auth_admin_token_create(store_conn_t *conn, const char *label, int64_t now_ms,
                               char token_out[AUTH_TOKEN_SIZE]) WARN_UNUSED;
 
+/* ---- Throttling (throttle.c) ---- */
+
+typedef struct {
+    int64_t login_per_ip_per_minute;  /* login attempts per client address; 0 = no limit */
+    int64_t signup_per_ip_per_hour;   /* sign-up attempts per client address; 0 = no limit */
+    int64_t failures_before_lock;     /* failed logins per account in 15 minutes that lock it
+                                         until the 15 minutes end; 0 = never lock */
+} auth_throttle_config_t;
+
+typedef enum {
+    AUTH_ATTEMPT_LOGIN = 0,
+    AUTH_ATTEMPT_SIGNUP,
+} auth_attempt_t;
+
+/* Replaces the defaults (20 logins a minute and 30 sign-ups an hour per address, lock after 10
+ * failures). Call before serving. */
+void auth_throttle_configure(const auth_throttle_config_t *config);
+
+/* Counts an attempt from a client address. Returns ERR_DENIED with *retry_after_s set when the
+ * address is over its limit. */
+err_t auth_throttle_address(store_t *store, auth_attempt_t attempt, const char *address,
+                            int64_t now_ms, int64_t *retry_after_s) WARN_UNUSED;
+
+/* Returns ERR_DENIED with *retry_after_s set while the account is locked, without counting. */
+err_t auth_throttle_account_check(store_t *store, const char *email_norm, int64_t now_ms,
+                                  int64_t *retry_after_s) WARN_UNUSED;
+
+/* Counts a failed login for the account; failures to count are logged, not returned. */
+void auth_throttle_account_failed(store_t *store, const char *email_norm, int64_t now_ms);
+
+/* Forgets the account's failures after a successful login. */
+void auth_throttle_account_succeeded(store_t *store, const char *email_norm);
+
 /* Lowercases and trims an email for comparison into out. Returns ERR_INVALID when it does not
  * look like an email (one '@', no spaces or control characters, at most 254 bytes). */
 err_t auth_email_normalize(const char *email, size_t len, char *out, size_t size) WARN_UNUSED;

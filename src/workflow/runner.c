@@ -177,7 +177,22 @@ static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
         return err;
     char norm[256];
     char *id = NULL, *hash = NULL;
-    bool known = auth_email_normalize(email, email_n, norm, sizeof(norm)) == ERR_OK;
+    const bool valid = auth_email_normalize(email, email_n, norm, sizeof(norm)) == ERR_OK;
+    store_t *store = store_of(r->ctx->conn);
+    if (valid) {
+        int64_t retry_after = 0;
+        err = auth_throttle_account_check(store, norm, r->ctx->now_ms, &retry_after);
+        if (err == ERR_DENIED) {
+            LOG_INFO("login refused: account locked", "retry_after_s=%lld", (long long)retry_after);
+            fail(r, 429, "TOO_MANY_ATTEMPTS",
+                 "Too many failed logins for this account; try again later");
+            r->out->retry_after_s = retry_after;
+            return ERR_OK;
+        }
+        if (err != ERR_OK)
+            return err;
+    }
+    bool known = valid;
     if (known) {
         err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash);
         if (err == ERR_NOT_FOUND)
@@ -192,10 +207,13 @@ static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
     if (err != ERR_OK)
         return err;
     if (!known || !ok) {
+        if (valid)
+            auth_throttle_account_failed(store, norm, r->ctx->now_ms);
         LOG_INFO("login failed", "reason=%s", known ? "wrong_password" : "unknown_email");
         fail(r, 400, "INVALID_LOGIN_CREDENTIALS", "We didn't find an account with those credentials");
         return ERR_OK;
     }
+    auth_throttle_account_succeeded(store, norm);
     set_current_user(r, id, strlen(id));
     *result = value_text(r->user_id, strlen(r->user_id));
     return issue_token(r, a, id);

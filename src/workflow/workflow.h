@@ -33,9 +33,10 @@ typedef struct {
 
 typedef struct {
     wf_status_t status;
-    int http_status;          /* WF_FAILED: 400 or 401 */
+    int http_status;          /* WF_FAILED: 400, 401 or 429 */
     const char *code;         /* WF_FAILED: "USED_EMAIL", "INVALID_LOGIN_CREDENTIALS", "ERROR" */
     const char *message;      /* WF_FAILED */
+    int64_t retry_after_s;    /* WF_FAILED with 429: when to try again */
     bool has_token;           /* a sign_up or log_in step issued a token */
     char token[AUTH_TOKEN_SIZE];
     const char *user_id;

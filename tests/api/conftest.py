@@ -239,7 +239,10 @@ class Froth:
 
     def start(self):
         command = [froth_bin(), "serve", "--app", self.app_path, "--db", self.db_url,
-                   "--host", "127.0.0.1", "--port", str(self.port)] + list(self.extra_args)
+                   "--host", "127.0.0.1", "--port", str(self.port),
+                   # Every test client shares 127.0.0.1, so the per-address limits are raised;
+                   # test_throttle.py runs servers with the defaults.
+                   "--login-limit", "100000", "--signup-limit", "100000"] + list(self.extra_args)
         with open(self.log_path, "wb") as log, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd=str(self.work_dir))
