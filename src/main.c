@@ -1,9 +1,10 @@
-/* froth: the command line. serve, check, migrate and admin-token.
+/* froth: the command line. serve, check, migrate, admin-token, export and import.
  *
  * Every serve setting is a flag with an environment variable equivalent (FROTH_PORT and so on);
  * flags win over the environment, which wins over the defaults.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "core/log.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "workflow/workflow.h"
 
 #define FROTH_VERSION "0.1.0"
 #define DEFAULT_DB "sqlite:froth.db"
@@ -31,12 +33,16 @@ typedef struct {
     const char *db_url;
     const char *test_db_url;  /* NULL = no version-test database */
     const char *cors;         /* comma-separated allowed origins, or NULL */
+    const char *files_dir;    /* uploaded files */
+    size_t max_file_bytes;
+    const char *public_url;   /* base of file URLs, or NULL for the request's Host */
     const char *label;
     http_config_t http;
     log_level_t log_level;
     bool log_json;
     unsigned drain_ms;
     auth_throttle_config_t throttle;
+    unsigned scheduler_poll_ms;
 } options_t;
 
 static const char *env_or(const char *name, const char *fallback)
@@ -68,6 +74,9 @@ static void usage(FILE *f)
           "  check         validate an app definition and print every error with its JSON path\n"
           "  migrate       create or extend the database schema for an app, then exit\n"
           "  admin-token   create, list or revoke admin API tokens\n"
+          "  export        write all of an app's data (things, users, sessions, admin tokens)\n"
+          "                to a dump\n"
+          "  import        load a dump written by export into an empty database\n"
           "  version       print the version\n"
           "\n"
           "Run 'froth <command> --help' for the options of a command.\n",
@@ -84,6 +93,14 @@ static void usage_serve(FILE *f)
           "                      default none: /version-test answers 404)\n"
           "  --cors-origins LIST comma-separated origins browsers may call from, or * for any\n"
           "                      (env FROTH_CORS_ORIGINS; default none)\n"
+          "  --files-dir DIR     directory for uploaded files, created with mode 0700 when\n"
+          "                      missing (env FROTH_FILES_DIR; default ./files)\n"
+          "  --max-file-bytes BYTES  largest uploaded file after base64 decoding, larger gets\n"
+          "                      413; --max-body applies first (env FROTH_MAX_FILE_BYTES;\n"
+          "                      default 10485760)\n"
+          "  --public-url BASE   http(s) URL that file URLs start with, such as\n"
+          "                      https://api.example.com (env FROTH_PUBLIC_URL; default\n"
+          "                      //<the request's Host header>)\n"
           "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
           "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
           "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
@@ -97,6 +114,8 @@ static void usage_serve(FILE *f)
           "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
           "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
           "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
+          "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
+          "                      (env FROTH_SCHEDULER_POLL_MS; default 1000)\n"
           "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
           "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
           "\n"
@@ -141,7 +160,8 @@ static void usage_admin_token(FILE *f)
 enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
     OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
-    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER,
+    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL,
+    OPT_FILES_DIR, OPT_MAX_FILE_BYTES, OPT_PUBLIC_URL,
 };
 
 static const struct option long_options[] = {
@@ -149,9 +169,13 @@ static const struct option long_options[] = {
     {"db", required_argument, NULL, OPT_DB},
     {"test-db", required_argument, NULL, OPT_TEST_DB},
     {"cors-origins", required_argument, NULL, OPT_CORS},
+    {"files-dir", required_argument, NULL, OPT_FILES_DIR},
+    {"max-file-bytes", required_argument, NULL, OPT_MAX_FILE_BYTES},
+    {"public-url", required_argument, NULL, OPT_PUBLIC_URL},
     {"login-limit", required_argument, NULL, OPT_LOGIN_LIMIT},
     {"signup-limit", required_argument, NULL, OPT_SIGNUP_LIMIT},
     {"lockout-after", required_argument, NULL, OPT_LOCKOUT_AFTER},
+    {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -175,6 +199,22 @@ static bool set_uint(const char *name, const char *value, unsigned long max, uns
     return true;
 }
 
+/* File URLs are built by appending to this base and are returned to clients, so it must be a
+ * plain absolute URL that cannot break out of a JSON string or an HTML attribute. */
+static bool public_url_is_valid(const char *s)
+{
+    const char *host = strncmp(s, "https://", 8) == 0  ? s + 8
+                       : strncmp(s, "http://", 7) == 0 ? s + 7
+                                                       : NULL;
+    if (host == NULL || *host == '\0' || *host == '/' || strlen(s) > 1024)
+        return false;
+    for (const char *p = s; *p != '\0'; p++) {
+        if (*p <= ' ' || *p >= 0x7f || strchr("\"'<>\\?#`", *p) != NULL)
+            return false;
+    }
+    return true;
+}
+
 /* Applies one option (from a flag or the environment). Returns false on an invalid value. */
 static bool apply_option(options_t *o, int opt, const char *value)
 {
@@ -184,6 +224,20 @@ static bool apply_option(options_t *o, int opt, const char *value)
     case OPT_DB: o->db_url = value; return true;
     case OPT_TEST_DB: o->test_db_url = value; return true;
     case OPT_CORS: o->cors = value; return true;
+    case OPT_FILES_DIR: o->files_dir = value; return true;
+    case OPT_PUBLIC_URL:
+        if (!public_url_is_valid(value)) {
+            fprintf(stderr, "froth: invalid public URL \"%s\": expected http:// or https:// and "
+                            "a host, without spaces, quotes, a query or a fragment\n", value);
+            return false;
+        }
+        o->public_url = value;
+        return true;
+    case OPT_MAX_FILE_BYTES:
+        if (!set_uint("file size limit", value, 1UL << 30, &v))
+            return false;
+        o->max_file_bytes = v;
+        return true;
     case OPT_HOST: o->http.host = value; return true;
     case OPT_LABEL: o->label = value; return true;
     case OPT_PORT:
@@ -223,6 +277,13 @@ static bool apply_option(options_t *o, int opt, const char *value)
         else
             o->throttle.failures_before_lock = (int64_t)v;
         return true;
+    case OPT_SCHEDULER_POLL:
+        if (!set_uint("scheduler poll interval", value, 60000, &v) || v < 10) {
+            fprintf(stderr, "froth: --scheduler-poll-ms must be from 10 to 60000\n");
+            return false;
+        }
+        o->scheduler_poll_ms = (unsigned)v;
+        return true;
     case OPT_LOG_LEVEL:
         if (!log_level_parse(value, &o->log_level)) {
             fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n", value);
@@ -248,11 +309,13 @@ static bool load_env(options_t *o)
     } vars[] = {
         {"FROTH_APP", OPT_APP}, {"FROTH_DB", OPT_DB}, {"FROTH_TEST_DB", OPT_TEST_DB},
         {"FROTH_CORS_ORIGINS", OPT_CORS}, {"FROTH_HOST", OPT_HOST},
+        {"FROTH_FILES_DIR", OPT_FILES_DIR}, {"FROTH_MAX_FILE_BYTES", OPT_MAX_FILE_BYTES},
+        {"FROTH_PUBLIC_URL", OPT_PUBLIC_URL},
         {"FROTH_PORT", OPT_PORT}, {"FROTH_THREADS", OPT_THREADS}, {"FROTH_MAX_BODY", OPT_MAX_BODY},
         {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN}, {"FROTH_TIMEOUT", OPT_TIMEOUT},
         {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
         {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
-        {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER},
+        {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER}, {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -271,6 +334,9 @@ static int parse_options(int argc, char **argv, options_t *o, void (*help)(FILE 
     o->db_url = env_or("FROTH_DB", DEFAULT_DB);
     o->log_level = LOG_LEVEL_INFO;
     o->drain_ms = 10000;
+    o->scheduler_poll_ms = 1000;
+    o->files_dir = "files";
+    o->max_file_bytes = 10 * 1024 * 1024;
     o->throttle = (auth_throttle_config_t){.login_per_ip_per_minute = 20,
                                            .signup_per_ip_per_hour = 30,
                                            .failures_before_lock = 10};
@@ -512,6 +578,218 @@ static bool migrate_store(store_t *store, const app_t *app, const char *url)
     return true;
 }
 
+/* ---- export and import ------------------------------------------------------------------ */
+
+static void usage_export(FILE *f)
+{
+    fputs("usage: froth export [--app FILE] [--db URL] [--out FILE]\n"
+          "\n"
+          "Writes all of the app's data to one dump: every thing of every type with its built-in\n"
+          "fields, users' emails and password hashes, sessions and admin token hashes, one JSON\n"
+          "object per line. froth import loads it into another database, SQLite or PostgreSQL.\n"
+          "The dump is read from one snapshot, so servers may keep running. It holds password\n"
+          "and token hashes: keep it private. Prints a count per type to stderr.\n"
+          "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
+          "  --db URL     database to read, sqlite:PATH or postgres://USER@HOST:PORT/DBNAME\n"
+          "               (env FROTH_DB; default sqlite:froth.db)\n"
+          "  --out FILE   write the dump to FILE, created readable by its owner only, and\n"
+          "               deleted again if the export fails (default: standard output)\n",
+          f);
+}
+
+static void usage_import(FILE *f)
+{
+    fputs("usage: froth import [--app FILE] [--db URL] [--in FILE] [--force]\n"
+          "\n"
+          "Creates the app's schema as migrate does, then inserts everything in a dump written\n"
+          "by froth export, in one transaction: on any error nothing is imported, and the\n"
+          "message names the line. Users keep their passwords, and issued user and admin\n"
+          "tokens keep working. Prints a count per type to stderr.\n"
+          "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
+          "  --db URL     database to fill, sqlite:PATH or postgres://USER@HOST:PORT/DBNAME\n"
+          "               (env FROTH_DB; default sqlite:froth.db)\n"
+          "  --in FILE    read the dump from FILE (default: standard input)\n"
+          "  --force      import even though the database already holds things of the app;\n"
+          "               a thing, email, session or admin token label that is already there\n"
+          "               still fails the import, because nothing is ever overwritten\n",
+          f);
+}
+
+typedef struct {
+    const char *app_path;
+    const char *db_url;
+    const char *file; /* --out or --in; NULL = standard output or input */
+    bool force;
+} dump_options_t;
+
+enum { DUMP_APP = 2000, DUMP_DB, DUMP_OUT, DUMP_IN, DUMP_FORCE, DUMP_HELP };
+
+/* Parses the flags of export (importing = false) or import. Returns 0 to go on, 1 when help
+ * was printed, 2 on error. */
+static int parse_dump_options(int argc, char **argv, bool importing, dump_options_t *o)
+{
+    static const struct option options[] = {
+        {"app", required_argument, NULL, DUMP_APP}, {"db", required_argument, NULL, DUMP_DB},
+        {"out", required_argument, NULL, DUMP_OUT}, {"in", required_argument, NULL, DUMP_IN},
+        {"force", no_argument, NULL, DUMP_FORCE},   {"help", no_argument, NULL, DUMP_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    void (*help)(FILE *) = importing ? usage_import : usage_export;
+    *o = (dump_options_t){env_or("FROTH_APP", DEFAULT_APP), env_or("FROTH_DB", DEFAULT_DB), NULL,
+                          false};
+    optind = 1;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        const bool wrong_command = (opt == DUMP_OUT && importing) ||
+                                   ((opt == DUMP_IN || opt == DUMP_FORCE) && !importing);
+        if (opt == 'h' || opt == DUMP_HELP) {
+            help(stdout);
+            return 1;
+        }
+        if (opt == '?' || opt == ':' || wrong_command) {
+            fprintf(stderr, "froth: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
+            help(stderr);
+            return 2;
+        }
+        if (opt == DUMP_APP)
+            o->app_path = optarg;
+        else if (opt == DUMP_DB)
+            o->db_url = optarg;
+        else if (opt == DUMP_OUT || opt == DUMP_IN)
+            o->file = optarg;
+        else
+            o->force = true;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "froth: unexpected argument \"%s\"\n", argv[optind]);
+        help(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+static void print_dump_summary(const char *what, const char *url, const app_t *app,
+                               const store_dump_stats_t *stats)
+{
+    char shown[512];
+    store_redact_url(url, shown, sizeof(shown));
+    fprintf(stderr, "%s %s (app \"%s\"):\n", what, shown, app->name);
+    for (size_t i = 0; i < app->ntypes; i++)
+        fprintf(stderr, "  %s: %zu\n", app->types[i].name, stats->things[i]);
+    fprintf(stderr, "  sessions: %zu\n  admin tokens: %zu\n", stats->sessions,
+            stats->admin_tokens);
+}
+
+/* Opens the store for export. A mistyped SQLite path must not quietly create an empty database
+ * and export nothing from it. */
+static int open_store_to_read(const char *url, store_t **store)
+{
+    if (strncmp(url, "sqlite:", 7) == 0 && access(url + 7, F_OK) != 0) {
+        fprintf(stderr, "froth: database %s does not exist\n", url);
+        return 1;
+    }
+    return open_store(url, store);
+}
+
+static int run_export(const dump_options_t *o, const app_t *app, store_t *store, int fd)
+{
+    store_dump_stats_t stats = {.things = calloc(app->ntypes + 1, sizeof(size_t))};
+    if (stats.things == NULL) {
+        fprintf(stderr, "froth: out of memory\n");
+        return 1;
+    }
+    char msg[512] = "";
+    err_t err = store_export(store, app, fd, &stats, msg, sizeof(msg));
+    if (err != ERR_OK)
+        fprintf(stderr, "froth: export failed: %s\n", msg[0] ? msg : err_name(err));
+    else
+        print_dump_summary("exported from", o->db_url, app, &stats);
+    free(stats.things);
+    return err == ERR_OK ? 0 : 1;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    dump_options_t o;
+    int rc = parse_dump_options(argc, argv, false, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    app_t *app;
+    if (load_app(o.app_path, &app) != 0)
+        return 1;
+    store_t *store;
+    if (open_store_to_read(o.db_url, &store) != 0) {
+        app_free(app);
+        return 1;
+    }
+    int fd = STDOUT_FILENO;
+    if (o.file != NULL)
+        fd = open(o.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "froth: cannot create %s: %s\n", o.file, strerror(errno));
+        rc = 1;
+    } else {
+        rc = run_export(&o, app, store, fd);
+    }
+    if (o.file != NULL && fd >= 0 && close(fd) != 0 && rc == 0) {
+        fprintf(stderr, "froth: cannot write %s: %s\n", o.file, strerror(errno));
+        rc = 1;
+    }
+    /* A partial dump has no closing line, so import would reject it anyway. */
+    if (o.file != NULL && fd >= 0 && rc != 0)
+        unlink(o.file);
+    store_close(store);
+    app_free(app);
+    return rc;
+}
+
+static int run_import(const dump_options_t *o, const app_t *app, store_t *store, int fd)
+{
+    store_dump_stats_t stats = {.things = calloc(app->ntypes + 1, sizeof(size_t))};
+    if (stats.things == NULL) {
+        fprintf(stderr, "froth: out of memory\n");
+        return 1;
+    }
+    char msg[512] = "";
+    err_t err = store_import(store, app, fd, o->force, &stats, msg, sizeof(msg));
+    if (stats.other_app)
+        fprintf(stderr, "froth: warning: the dump was exported from app \"%s\", not \"%s\"\n",
+                stats.dump_app, app->name);
+    if (err != ERR_OK)
+        fprintf(stderr, "froth: import failed, nothing was imported: %s\n",
+                msg[0] ? msg : err_name(err));
+    else
+        print_dump_summary("imported into", o->db_url, app, &stats);
+    free(stats.things);
+    return err == ERR_OK ? 0 : 1;
+}
+
+static int cmd_import(int argc, char **argv)
+{
+    dump_options_t o;
+    int rc = parse_dump_options(argc, argv, true, &o);
+    if (rc != 0)
+        return rc == 1 ? 0 : 2;
+    int fd = o.file == NULL ? STDIN_FILENO : open(o.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "froth: cannot open %s: %s\n", o.file, strerror(errno));
+        return 1;
+    }
+    app_t *app = NULL;
+    store_t *store = NULL;
+    rc = 1;
+    if (load_app(o.app_path, &app) == 0 && open_store(o.db_url, &store) == 0 &&
+        migrate_store(store, app, o.db_url))
+        rc = run_import(&o, app, store, fd);
+    if (store != NULL)
+        store_close(store);
+    app_free(app);
+    if (o.file != NULL)
+        close(fd);
+    return rc;
+}
+
 /* Splits a comma-separated origin list into one allocation: the pointer array followed by the
  * strings. Returns NULL for a NULL list or when out of memory. */
 static char **split_origins(const char *list)
@@ -579,6 +857,7 @@ static int cmd_serve(int argc, char **argv)
     store_t *test_store = NULL;
     char **origins = NULL;
     http_server_t *server = NULL;
+    wf_scheduler_t *scheduler = NULL, *test_scheduler = NULL;
     rc = 1;
     if (!migrate_store(store, app, o.db_url))
         goto out;
@@ -594,17 +873,32 @@ static int cmd_serve(int argc, char **argv)
     if (o.cors != NULL && origins == NULL)
         goto out;
 
+    if (wf_scheduler_start(app, store, o.scheduler_poll_ms, &scheduler) != ERR_OK ||
+        (test_store != NULL &&
+         wf_scheduler_start(app, test_store, o.scheduler_poll_ms, &test_scheduler) != ERR_OK)) {
+        fprintf(stderr, "froth: cannot start the scheduler\n");
+        goto out;
+    }
+
+    char files_msg[512] = "";
+    if (api_files_prepare(o.files_dir, files_msg, sizeof(files_msg)) != ERR_OK) {
+        fprintf(stderr, "froth: cannot use the files directory: %s\n", files_msg);
+        goto out;
+    }
+
     api_t api = {.app = app, .store = store, .test_store = test_store,
-                 .cors_origins = (const char *const *)origins};
+                 .cors_origins = (const char *const *)origins, .files_dir = o.files_dir,
+                 .max_file_bytes = o.max_file_bytes, .public_url = o.public_url};
     if (http_server_start(&o.http, api_handle, &api, &server) != ERR_OK) {
         fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
         goto out;
     }
     char shown_db[512];
     store_redact_url(o.db_url, shown_db, sizeof(shown_db));
-    LOG_INFO("froth started", "version=%s app=%s db=%s host=%s port=%u threads=%u max_body=%zu",
+    LOG_INFO("froth started",
+             "version=%s app=%s db=%s host=%s port=%u threads=%u max_body=%zu files_dir=%s",
              FROTH_VERSION, log_quote(o.app_path), log_quote(shown_db), o.http.host,
-             http_server_port(server), o.http.threads, o.http.max_body);
+             http_server_port(server), o.http.threads, o.http.max_body, log_quote(o.files_dir));
 
     int sig = 0;
     while (sigwait(&stop_signals, &sig) != 0) {
@@ -614,6 +908,8 @@ static int cmd_serve(int argc, char **argv)
     LOG_INFO("froth stopped", "%s", "");
     rc = 0;
 out:
+    wf_scheduler_stop(scheduler);
+    wf_scheduler_stop(test_scheduler);
     if (test_store != NULL)
         store_close(test_store);
     store_close(store);
@@ -645,6 +941,10 @@ int main(int argc, char **argv)
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "admin-token") == 0)
         return cmd_admin_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_import(argc - 1, argv + 1);
     fprintf(stderr, "froth: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return 2;

@@ -20,9 +20,18 @@ typedef struct {
     store_t *store;            /* the live database */
     store_t *test_store;       /* the version-test database, or NULL when not configured */
     const char *const *cors_origins; /* allowed browser origins ("*" for any); NULL-terminated */
+    const char *files_dir;     /* where uploaded files are kept; NULL rejects file uploads */
+    size_t max_file_bytes;     /* largest uploaded file, decoded */
+    const char *public_url;    /* base of file URLs, e.g. "https://files.example.com"; NULL uses
+                                  "//" and the request's Host header */
 } api_t;
 
 /* Handles one request; ctx is an api_t. Thread-safe: the api_t is read-only. */
 void api_handle(void *ctx, http_request_t *req, http_response_t *res);
+
+/* Creates the directory for uploaded files, and its missing parents, with mode 0700, and checks
+ * that it is a writable directory. On failure returns ERR_IO (ERR_INVALID for an empty or overlong
+ * path) with the reason in errbuf. Call once at start-up. */
+err_t api_files_prepare(const char *dir, char *errbuf, size_t errlen) WARN_UNUSED;
 
 #endif

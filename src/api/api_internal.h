@@ -21,6 +21,9 @@ typedef struct {
     auth_caller_t caller;
     privacy_ctx_t pctx;
     int64_t now_ms;
+    bool accept_uploads;          /* file objects in values are stored (writes, not searches) */
+    struct api__upload *uploads;  /* files this request stored, newest first (files.c) */
+    size_t nuploads;
 } api_call_t;
 
 /* ---- Replies (reply.c) ---- */
@@ -70,6 +73,30 @@ err_t api__value_from_text(api_call_t *call, app_vtype_t t, const char *text, va
 /* Writes v as the JSON Bubble returns for type t. NULL values are written as null. */
 void api__write_value(sbuf_t *out, app_vtype_t t, value_t v);
 
+/* ---- Files (files.c) ---- */
+
+/* Stores the file that a {"filename","contents","private","attach_to"} object carries and sets
+ * *out to its URL. The file is on disk when this returns; api__files_discard removes it again if
+ * the request fails. Returns ERR_INVALID with *reason for a malformed object, invalid base64 or
+ * an attach_to the caller cannot view, ERR_TOO_LARGE with *reason for a file over
+ * api_t.max_file_bytes, and ERR_IO when writing fails. */
+err_t api__file_from_json(api_call_t *call, const json_t *j, value_t *out,
+                          const char **reason) WARN_UNUSED;
+
+/* Removes the files this request stored, except the first keep of them. */
+void api__files_discard(api_call_t *call, size_t keep);
+
+/* Serves GET and HEAD /_froth/files/<id>/<name>. Returns false, without replying, when the path
+ * is not under /_froth/files/. */
+bool api__files_route(api_call_t *call);
+
+/* ---- Authentication (router.c) ---- */
+
+/* Identifies the caller from the Authorization header or api_token and prepares call->pctx.
+ * Returns ERR_OK for a valid credential or none (anonymous), ERR_EXPIRED for a malformed,
+ * unknown, revoked or expired one, and another error when the store fails. Replies nothing. */
+err_t api__authenticate(api_call_t *call) WARN_UNUSED;
+
 /* ---- Things (things.c) ---- */
 
 /* Writes a thing as a JSON object with the fields the caller may view; empty fields are omitted. */
@@ -84,6 +111,15 @@ const char *api__creator_id(const api_call_t *call);
 
 void api__data_get(api_call_t *call, const app_type_t *type, const char *id);
 void api__data_search(api_call_t *call, const app_type_t *type);
+
+/* Builds the condition of a geographic_search constraint on field, a geographic address, from
+ * its JSON value (search_geo.c). An origin given as address text is looked up among the things
+ * of type that plan lets the caller find and view. Returns ERR_INVALID with *reason, a static
+ * message for the client, when the value is malformed or the origin cannot be placed; another
+ * error when the store fails. */
+err_t api__geo_search_cond(api_call_t *call, const app_type_t *type, const privacy_plan_t *plan,
+                           const app_field_t *field, const json_t *value, store_cond_t **out,
+                           const char **reason);
 void api__data_create(api_call_t *call, const app_type_t *type);
 void api__data_bulk(api_call_t *call, const app_type_t *type);
 void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, bool replace);

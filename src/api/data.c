@@ -45,6 +45,7 @@ static err_t read_fields(api_call_t *call, const app_type_t *type, json_t *body,
     out->password = NULL;
     if (out->values == NULL || out->mask == NULL)
         return ERR_NOMEM;
+    call->accept_uploads = true;
     const char *key;
     json_t *j;
     json_object_foreach(body, key, j)
@@ -67,6 +68,9 @@ static err_t read_fields(api_call_t *call, const app_type_t *type, json_t *body,
         err_t err = api__value_from_json(call, f->type, j, &out->values[f->index], &reason);
         if (err == ERR_INVALID)
             return api__problem(problem, 400, "INVALID_DATA", "Invalid data for field %s: %s", key,
+                                reason);
+        if (err == ERR_TOO_LARGE && reason != NULL)
+            return api__problem(problem, 413, "ERROR", "File too large for field %s: %s", key,
                                 reason);
         if (err != ERR_OK)
             return err;
@@ -262,8 +266,11 @@ void api__data_bulk(api_call_t *call, const app_type_t *type)
         }
         char id[ID_SIZE];
         api__problem_t problem;
+        const size_t uploads_before = call->nuploads;
         err_t err = create_one(call, type, obj, id, &problem);
         json_decref(obj);
+        if (err != ERR_OK)
+            api__files_discard(call, uploads_before);
         if (err == ERR_OK) {
             sbuf_printf(out, "{\"status\":\"success\",\"id\":\"%s\"}\n", id);
             created++;

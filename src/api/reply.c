@@ -59,6 +59,13 @@ void api__reply_failure(api_call_t *call, err_t err, const char *what)
         http_response_header(call->res, "Retry-After", "1");
         api__reply_message(call, 503, "The server is busy; retry shortly");
         return;
+    case ERR_STORE:
+        /* The store has logged the cause. Most often the database is restarting or unreachable,
+         * which a client should retry rather than treat as a bug. */
+        LOG_ERROR("request failed: database unavailable", "operation=%s", what);
+        http_response_header(call->res, "Retry-After", "1");
+        api__reply_message(call, 503, "The database is unavailable; retry shortly");
+        return;
     case ERR_NOMEM:
     case ERR_TOO_LARGE:
         LOG_WARN("request too large to process", "operation=%s err=%s", what, err_name(err));

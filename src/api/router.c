@@ -80,25 +80,17 @@ static err_t identify_live_admin(api_call_t *call, const char *token)
     return err;
 }
 
-static bool authenticate_or_reply(api_call_t *call)
+err_t api__authenticate(api_call_t *call)
 {
     const char *token;
-    if (!find_token(call, &token)) {
-        api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
-        return false;
-    }
+    if (!find_token(call, &token))
+        return ERR_EXPIRED;
     if (token != NULL) {
         err_t err = auth_identify(call->conn, token, strlen(token), call->now_ms, &call->caller);
         if (err == ERR_EXPIRED && call->store != call->api->store)
             err = identify_live_admin(call, token);
-        if (err == ERR_EXPIRED) {
-            api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
-            return false;
-        }
-        if (err != ERR_OK) {
-            api__reply_failure(call, err, "authenticate");
-            return false;
-        }
+        if (err != ERR_OK)
+            return err;
     }
     if (call->caller.kind == CALLER_USER) {
         call->req->log_user = arena_strdup(call->req->arena, call->caller.user_id);
@@ -115,6 +107,20 @@ static bool authenticate_or_reply(api_call_t *call)
         .bypass = call->caller.kind == CALLER_ADMIN,
         .now_ms = call->now_ms,
     };
+    return ERR_OK;
+}
+
+static bool authenticate_or_reply(api_call_t *call)
+{
+    const err_t err = api__authenticate(call);
+    if (err == ERR_EXPIRED) {
+        api__reply_unauthorized(call, 401, "Invalid or expired token", NULL);
+        return false;
+    }
+    if (err != ERR_OK) {
+        api__reply_failure(call, err, "authenticate");
+        return false;
+    }
     return true;
 }
 
@@ -263,6 +269,8 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
                        .env_name = "live", .now_ms = clock_now_ms()};
     if (handle_cors(&call))
         return;
+    if (api__files_route(&call))
+        return;
     path_t path;
     if (!split_path(req->arena, req->path, req->path_len, &path)) {
         api__reply_envelope(&call, 400, "ERROR", "Invalid path");
@@ -298,5 +306,8 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
         return;
     }
     route_api(&call, &path, at + 2);
+    /* Files stored by a request that then failed are referenced by nothing. */
+    if (call.res->status < 200 || call.res->status > 299)
+        api__files_discard(&call, 0);
     store_release(call.conn);
 }

@@ -118,6 +118,67 @@ static store_cond_t *or2(arena_t *a, store_cond_t *x, store_cond_t *y)
     return x == NULL || y == NULL ? NULL : store_cond_or(a, x, y);
 }
 
+/* Reads a JSON array of at most 1000 values for the elements of a list field into *vals, each
+ * converted as list_element does. */
+static err_t element_values(api_call_t *call, app_vtype_t et, const json_t *jvalue, value_t **vals,
+                            size_t *n, const char **reason)
+{
+    if (!json_is_array(jvalue) || json_array_size(jvalue) > 1000) {
+        *reason = "expected a list of at most 1000 values";
+        return ERR_INVALID;
+    }
+    *n = json_array_size(jvalue);
+    *vals = arena_calloc(call->req->arena, *n + 1, sizeof(value_t));
+    if (*vals == NULL)
+        return ERR_NOMEM;
+    err_t err = ERR_OK;
+    for (size_t i = 0; i < *n && err == ERR_OK; i++)
+        err = constraint_value(call, et, json_array_get(jvalue, i), &(*vals)[i], reason);
+    return err;
+}
+
+/* equals on a list compares sets, as Bubble does: order and repeats do not matter. The list
+ * contains every value given, and no element outside them. An empty value matches empty lists. */
+static err_t list_equals_cond(api_call_t *call, const app_field_t *f, const json_t *jvalue,
+                              store_cond_t **out, const char **reason)
+{
+    arena_t *a = call->req->arena;
+    app_vtype_t et = f->type;
+    et.is_list = false;
+    if (json_is_null(jvalue) || (json_is_array(jvalue) && json_array_size(jvalue) == 0)) {
+        *out = store_cond_new(a, COND_IS_EMPTY);
+        if (*out != NULL)
+            (*out)->field = f;
+        return *out == NULL ? ERR_NOMEM : ERR_OK;
+    }
+    value_t *vals;
+    size_t n;
+    err_t err = element_values(call, et, jvalue, &vals, &n, reason);
+    if (err != ERR_OK)
+        return err;
+    store_cond_t *all = store_cond_new(a, COND_LIST_SUBSET);
+    if (all == NULL)
+        return ERR_NOMEM;
+    all->field = f;
+    all->values = vals;
+    all->nvalues = n;
+    for (size_t i = 0; i < n && all != NULL; i++) {
+        if (vals[i].kind == VAL_NULL) {
+            *reason = "a list must not contain empty items";
+            return ERR_INVALID;
+        }
+        vals[i] = list_element(call, vals[i]);
+        store_cond_t *has = store_cond_new(a, COND_LIST_CONTAINS);
+        if (has == NULL)
+            return ERR_NOMEM;
+        has->field = f;
+        has->value = vals[i];
+        all = store_cond_and(a, all, has);
+    }
+    *out = all;
+    return all == NULL ? ERR_NOMEM : ERR_OK;
+}
+
 /* Builds the condition for one constraint, or replies and returns NULL (*replied set). */
 static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied)
 {
@@ -166,13 +227,6 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
                             tname, f->id, s->type->url_name);
         return NULL;
     }
-    if (ct == C_GEO) {
-        /* NOTE: geographic_search needs a distance computation in the store; until then it is
-         * rejected rather than ignored, so a client never gets an unfiltered list. */
-        api__reply_envelope(call, 400, "ERROR", "Constraint type geographic_search is not supported yet");
-        return NULL;
-    }
-
     bool needs_value = ct != C_IS_EMPTY && ct != C_IS_NOT_EMPTY && ct != C_EMPTY && ct != C_NOT_EMPTY;
     if (needs_value && jvalue == NULL) {
         api__reply_envelope(call, 400, "ERROR", "Invalid constraints: constraint %s on %s needs a value",
@@ -189,6 +243,12 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
     switch (ct) {
     case C_EQUALS:
     case C_NOT_EQUAL:
+        if (f->type.is_list) {
+            err = list_equals_cond(call, f, jvalue, &cond, &reason);
+            if (ct == C_NOT_EQUAL && cond != NULL)
+                cond = store_cond_not(a, cond);
+            break;
+        }
         err = constraint_value(call, f->type, jvalue, &val, &reason);
         if (err != ERR_OK)
             break;
@@ -226,7 +286,7 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
         err = constraint_value(call, f->type, jvalue, &val, &reason);
         if (err != ERR_OK)
             break;
-        cond = store_cond_new(a, val.kind == VAL_NULL ? COND_TRUE : COND_TEXT_CONTAINS);
+        cond = store_cond_new(a, val.kind == VAL_NULL ? COND_TRUE : COND_TEXT_WORDS);
         if (cond != NULL) {
             cond->field = f;
             cond->value = val;
@@ -257,19 +317,9 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
         break;
     case C_IN:
     case C_NOT_IN: {
-        if (!json_is_array(jvalue) || json_array_size(jvalue) > 1000) {
-            err = ERR_INVALID;
-            reason = "expected a list of at most 1000 values";
-            break;
-        }
-        size_t n = json_array_size(jvalue);
-        value_t *vals = arena_calloc(a, n + 1, sizeof(value_t));
-        if (vals == NULL) {
-            err = ERR_NOMEM;
-            break;
-        }
-        for (size_t i = 0; i < n && err == ERR_OK; i++)
-            err = constraint_value(call, et, json_array_get(jvalue, i), &vals[i], &reason);
+        value_t *vals;
+        size_t n;
+        err = element_values(call, et, jvalue, &vals, &n, &reason);
         if (err != ERR_OK)
             break;
         if (f->type.is_list) {
@@ -301,6 +351,7 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
         break;
     }
     case C_GEO:
+        err = api__geo_search_cond(call, s->type, s->plan, f, jvalue, &cond, &reason);
         break;
     }
     if (err == ERR_INVALID) {

@@ -191,9 +191,19 @@ static err_t scalar_from_json(api_call_t *call, app_vtype_t t, const json_t *j, 
                               const char **reason)
 {
     switch (t.kind) {
-    case FK_TEXT:
     case FK_FILE:
     case FK_IMAGE:
+        if (json_is_object(j) && call->accept_uploads)
+            return api__file_from_json(call, j, out, reason);
+        if (!json_is_string(j)) {
+            *reason = call->accept_uploads ? "expected a URL or a file object with filename and "
+                                             "base64 contents"
+                                           : "expected a URL";
+            return ERR_INVALID;
+        }
+        *out = text_copy(call, json_string_value(j), json_string_length(j));
+        return ERR_OK;
+    case FK_TEXT:
         if (!json_is_string(j)) {
             *reason = "expected text";
             return ERR_INVALID;
@@ -338,28 +348,5 @@ err_t api__value_from_text(api_call_t *call, app_vtype_t t, const char *text, va
 
 void api__write_value(sbuf_t *out, app_vtype_t t, value_t v)
 {
-    char iso[32];
-    switch (v.kind) {
-    case VAL_NULL:
-        sbuf_puts(out, "null");
-        return;
-    case VAL_TEXT:
-        sbuf_put_json_string(out, v.u.s.p, v.u.s.n);
-        return;
-    case VAL_NUMBER:
-        sbuf_put_number(out, v.u.num);
-        return;
-    case VAL_BOOL:
-        sbuf_puts(out, v.u.b ? "true" : "false");
-        return;
-    case VAL_DATE:
-        clock_format_iso(v.u.ms, iso);
-        sbuf_putc(out, '"');
-        sbuf_puts(out, iso);
-        sbuf_putc(out, '"');
-        return;
-    case VAL_JSON:
-        sbuf_append(out, v.u.s.p, v.u.s.n);
-        return;
-    }
+    jsonx_write_value(out, v);
 }

@@ -53,6 +53,7 @@ static bool read_params_or_reply(params_src_t *src, value_t *values)
 {
     api_call_t *call = src->call;
     const app_workflow_t *wf = src->wf;
+    call->accept_uploads = true;
     for (size_t i = 0; i < wf->nparams; i++) {
         const app_param_t *p = &wf->params[i];
         json_t *j = NULL;
@@ -67,6 +68,11 @@ static bool read_params_or_reply(params_src_t *src, value_t *values)
             err = api__value_from_text(call, p->type, text, &values[i], &reason);
         else if (found == 2)
             err = ERR_INVALID;
+        if (err == ERR_TOO_LARGE && reason != NULL) {
+            api__reply_envelope(call, 413, "ERROR", "File too large for parameter %s: %s", p->name,
+                                reason);
+            return false;
+        }
         if (err != ERR_OK && err != ERR_INVALID) {
             api__reply_failure(call, err, "read workflow parameter");
             return false;
@@ -233,6 +239,7 @@ void api__workflow(api_call_t *call, const char *name)
     switch (result.status) {
     case WF_NOT_RUN:
         if (wf->return_200_if_not_met) {
+            api__files_discard(call, 0);
             call->res->status = 200;
             sbuf_puts(&call->res->body, "{\"status\":\"success\",\"response\":{}}");
             return;

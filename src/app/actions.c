@@ -24,6 +24,8 @@ static const action_spec_t specs[] = {
     {"make_changes", ACT_MAKE_CHANGES, {"thing", "set", NULL}},
     {"delete_thing", ACT_DELETE_THING, {"thing", NULL}},
     {"return_data", ACT_RETURN_DATA, {"data", NULL}},
+    {"schedule_workflow", ACT_SCHEDULE_WORKFLOW, {"workflow", "at", "parameters", NULL}},
+    {"cancel_scheduled", ACT_CANCEL_SCHEDULED, {"id", NULL}},
 };
 
 /* State shared by the actions of one workflow while they are read. */
@@ -272,6 +274,89 @@ static bool read_create_type(actions_ctx_t *ctx, const json_t *def, app_action_t
     return true;
 }
 
+/* Is a value of type from acceptable for a parameter of type to? Things must be of the same type,
+ * and a list only fills a list. */
+static bool param_accepts(app_vtype_t to, app_vtype_t from)
+{
+    if (to.is_list != from.is_list || to.kind != from.kind)
+        return false;
+    if (to.kind == FK_THING)
+        return to.ref_type == from.ref_type;
+    if (to.kind == FK_OPTION)
+        return to.option_set == from.option_set;
+    return true;
+}
+
+static const app_param_t *find_param(const app_workflow_t *wf, const char *name)
+{
+    for (size_t i = 0; i < wf->nparams; i++) {
+        if (strcmp(wf->params[i].name, name) == 0)
+            return &wf->params[i];
+    }
+    return NULL;
+}
+
+/* Reads schedule_workflow: the target must exist (it may be defined later in the document and
+ * need not be exposed), every parameter given must be one of the target's with a matching type,
+ * and every required parameter must be given. */
+static void read_schedule(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
+{
+    app__loader_t *ld = ctx->ld;
+    act->target_workflow = -1;
+    act->at = read_expr(ctx, def, "at", APP__WANT_ANY, false);
+    if (act->at != NULL && (act->at->type.kind != FK_DATE || act->at->type.is_list)) {
+        app__error_at(ld, "at", "expected a date expression");
+        act->at = NULL;
+    }
+    const char *name = app__read_string(ld, def, "workflow", true);
+    if (name == NULL)
+        return;
+    const app_workflow_t *target = NULL;
+    for (size_t i = 0; i < ld->app->nworkflows; i++) {
+        if (ld->app->workflows[i].name != NULL && strcmp(ld->app->workflows[i].name, name) == 0) {
+            target = &ld->app->workflows[i];
+            act->target_workflow = (int)i;
+        }
+    }
+    if (target == NULL) {
+        app__error_at(ld, "workflow", "unknown workflow \"%s\"", name);
+        return;
+    }
+    const json_t *args = json_object_get(def, "parameters");
+    size_t mark = app__path_key(ld, "parameters");
+    size_t given = args == NULL ? 0 : json_object_size(args);
+    if (args != NULL && !app__expect_object(ld, args))
+        given = 0;
+    act->args = given == 0 ? NULL : app__calloc(ld, given, sizeof(*act->args));
+    const char *key;
+    json_t *value;
+    if (given > 0) {
+        json_object_foreach((json_t *)args, key, value)
+        {
+            const app_param_t *p = find_param(target, key);
+            if (p == NULL) {
+                app__error_at(ld, key, "workflow %s has no parameter \"%s\"", target->name, key);
+                continue;
+            }
+            expr_t *e = read_expr(ctx, args, key, APP__WANT_ANY, true);
+            if (e == NULL || act->args == NULL)
+                continue;
+            if (!param_accepts(p->type, e->type)) {
+                app__error_at(ld, key, "the value does not fit parameter \"%s\"", key);
+                continue;
+            }
+            act->args[act->nargs++] = (app_binding_t){
+                .key = p->name, .field = (int)(p - target->params), .value = e};
+        }
+    }
+    app__path_restore(ld, mark);
+    for (size_t i = 0; i < target->nparams; i++) {
+        if (!target->params[i].optional && (args == NULL || json_object_get(args, target->params[i].name) == NULL))
+            app__error_at(ld, "parameters", "missing required parameter \"%s\" of workflow %s",
+                          target->params[i].name, target->name);
+    }
+}
+
 /* Reads the inputs of one action of a known kind. Returns false when the action has no usable
  * target, so later references to its result are not reported a second time. */
 static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
@@ -311,6 +396,14 @@ static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act
         return true;
     case ACT_RETURN_DATA:
         read_data(ctx, def, act);
+        return true;
+    case ACT_SCHEDULE_WORKFLOW:
+        read_schedule(ctx, def, act);
+        act->has_result = true;
+        act->result = (app_vtype_t){.kind = FK_TEXT, .ref_type = -1, .option_set = -1};
+        return true;
+    case ACT_CANCEL_SCHEDULED:
+        act->job_id = read_expr(ctx, def, "id", APP__WANT_TEXT, true);
         return true;
     }
     return false;

@@ -112,6 +112,8 @@ typedef enum {
     ACT_MAKE_CHANGES,
     ACT_DELETE_THING,
     ACT_RETURN_DATA,
+    ACT_SCHEDULE_WORKFLOW,
+    ACT_CANCEL_SCHEDULED,
 } app_action_kind_t;
 
 /* A key bound to an expression: a field to set (field >= 0) or a key of returned data. */
@@ -137,6 +139,13 @@ typedef struct {
     size_t nset;
     app_binding_t *data;         /* return_data */
     size_t ndata;
+    /* schedule_workflow: the workflow to run, when (NULL = now), and its parameters, each
+     * binding's field being the target's parameter index; cancel_scheduled: the run's id */
+    int target_workflow;
+    struct expr *at;
+    app_binding_t *args;
+    size_t nargs;
+    struct expr *job_id;
     bool has_result;             /* false for log_out and return_data */
     app_vtype_t result;          /* what "Result of step N" yields: the user or the thing */
 } app_action_t;

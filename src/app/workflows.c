@@ -105,8 +105,9 @@ static void load_params(app__loader_t *ld, app_workflow_t *wf, const json_t *par
     app__path_restore(ld, mark);
 }
 
-static void load_workflow(app__loader_t *ld, const char *name, const json_t *def,
-                          app_workflow_t *wf)
+/* Reads a workflow's name, settings and parameters. */
+static void load_workflow_head(app__loader_t *ld, const char *name, const json_t *def,
+                               app_workflow_t *wf)
 {
     static const char *const keys[] = {
         "auth",
@@ -134,7 +135,14 @@ static void load_workflow(app__loader_t *ld, const char *name, const json_t *def
     wf->ignore_privacy = app__read_bool(ld, def, "ignore_privacy_rules", false);
     wf->return_200_if_not_met = app__read_bool(ld, def, "return_200_if_condition_not_met", false);
     load_params(ld, wf, json_object_get(def, "parameters"));
+}
 
+/* Reads the condition and the actions. Runs after every workflow's head is read, so an action may
+ * schedule a workflow defined further down. */
+static void load_workflow_body(app__loader_t *ld, const json_t *def, app_workflow_t *wf)
+{
+    if (wf->name == NULL || !json_is_object(def))
+        return;
     const expr_scope_t scope = {
         .app = ld->app, .this_type = -1, .params = wf->params, .nparams = wf->nparams};
     wf->only_when = app__read_expr(ld, def, "only_when", &scope, APP__WANT_BOOL, false);
@@ -164,7 +172,16 @@ void app__load_workflows(app__loader_t *ld, const json_t *workflows)
             if (app->workflows == NULL || ld->fatal != ERR_OK)
                 break;
             size_t inner = app__path_key(ld, name);
-            load_workflow(ld, name, def, &app->workflows[app->nworkflows++]);
+            load_workflow_head(ld, name, def, &app->workflows[app->nworkflows++]);
+            app__path_restore(ld, inner);
+        }
+        size_t i = 0;
+        json_object_foreach((json_t *)workflows, name, def)
+        {
+            if (app->workflows == NULL || ld->fatal != ERR_OK || i >= app->nworkflows)
+                break;
+            size_t inner = app__path_key(ld, name);
+            load_workflow_body(ld, def, &app->workflows[i++]);
             app__path_restore(ld, inner);
         }
     }

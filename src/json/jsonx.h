@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #include "core/err.h"
+#include "core/sbuf.h"
+#include "core/value.h"
 
 #define JSONX_MAX_DEPTH 32
 
@@ -21,5 +23,14 @@ err_t jsonx_parse(const char *buf, size_t len, json_t **out, char *msg, size_t m
 /* Nesting depth of a value: 0 for scalars, 1 for an empty or flat array or object. Stops counting
  * past limit + 1. */
 size_t jsonx_depth(const json_t *value, size_t limit);
+
+/* Writes a value in the JSON form Bubble uses on the wire: text as a string, dates as ISO-8601
+ * text with milliseconds, compound values (lists, addresses, date ranges) as their stored JSON
+ * text, and VAL_NULL as null. */
+void jsonx_write_value(sbuf_t *out, value_t v);
+
+/* Writes a jansson value as compact JSON, numbers in their shortest exact form. Fails with the
+ * buffer's sticky error only. */
+void jsonx_write(sbuf_t *out, const json_t *j);
 
 #endif

@@ -92,13 +92,14 @@ static void perms_clear(const privacy_ctx_t *ctx, const app_type_t *type, privac
 
 static void perms_all(privacy_perms_t *p)
 {
-    p->find = p->view_all = p->create = p->modify = p->del = true;
+    p->find = p->view_all = p->view_files = p->create = p->modify = p->del = true;
 }
 
 static void perms_add_rule(const app_type_t *type, const app_rule_t *rule, privacy_perms_t *p)
 {
     p->find |= rule->find;
     p->view_all |= rule->view_all;
+    p->view_files |= rule->view_files;
     p->create |= rule->create_via_api;
     p->modify |= rule->modify_via_api;
     p->del |= rule->delete_via_api;
@@ -117,6 +118,7 @@ static void perms_baseline(const app_type_t *type, privacy_perms_t *p)
     if (type->public_by_default) {
         p->find = true;
         p->view_all = true;
+        p->view_files = true;
         return;
     }
     const app_rule_t *base = baseline_rule(type);

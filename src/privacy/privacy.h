@@ -38,6 +38,7 @@ typedef struct {
     bool view_all;
     bool *view_fields; /* per field index, when !view_all */
     bool view_some;    /* at least one entry of view_fields is set */
+    bool view_files;   /* may read the private files attached to the thing */
     bool create;
     bool modify;
     bool del;

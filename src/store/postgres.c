@@ -612,6 +612,22 @@ static void element_equals(store__sql_t *q, const char *element, value_t v)
     store__sql_puts(q, "::text");
 }
 
+/* The column contains JSON text that the store checked on every write, so the cast to jsonb does
+ * not fail on rows froth wrote. jsonb_typeof keeps a non-numeric value from reaching the cast to
+ * float8, which would abort the statement. */
+static void json_number(store__sql_t *q, const char *column, const char *key)
+{
+    store__sql_puts(q, "CASE WHEN jsonb_typeof(");
+    store__sql_puts(q, column);
+    store__sql_puts(q, "::jsonb -> '");
+    store__sql_puts(q, key);
+    store__sql_puts(q, "') = 'number' THEN (");
+    store__sql_puts(q, column);
+    store__sql_puts(q, "::jsonb ->> '");
+    store__sql_puts(q, key);
+    store__sql_puts(q, "')::float8 END");
+}
+
 /* The casts to text let "contains" run on any column, as SQLite's instr does. */
 const store__dialect_t store__pg_dialect = {
     .placeholder = placeholder,
@@ -627,6 +643,8 @@ const store__dialect_t store__pg_dialect = {
     .contains_open = "strpos(lower(",
     .contains_middle = "::text), lower(",
     .contains_close = "::text)) > 0",
+    .find_function = "strpos",
+    .json_number = json_number,
 };
 
 #define PG_OPERATIONS                                                                          \
@@ -644,17 +662,26 @@ const store__dialect_t store__pg_dialect = {
     .admin_token_list = store__pg_admin_token_list,                                            \
     .admin_token_revoke = store__pg_admin_token_revoke, .events_start = store__pg_events_start, \
     .events_stop = store__pg_events_stop, .events_current = store__pg_events_current,          \
-    .counter_hit = store__pg_counter_hit, .counter_clear = store__pg_counter_clear
+    .counter_hit = store__pg_counter_hit, .counter_clear = store__pg_counter_clear,            \
+    .job_insert = store__pg_job_insert, .job_cancel = store__pg_job_cancel,                    \
+    .job_claim = store__pg_job_claim, .job_finish = store__pg_job_finish
+
+/* froth export's pages (postgres_export.c). */
+#define PG_EXPORT_OPERATIONS                                                                   \
+    .export_things = store__pg_export_things, .export_sessions = store__pg_export_sessions,   \
+    .export_admin_tokens = store__pg_export_admin_tokens
 
 /* libpq accepts both URI schemes, so both name this backend. */
 const store__backend_t store__postgres_backend = {
     .scheme = "postgres",
     .open = open_postgres,
     PG_OPERATIONS,
+    PG_EXPORT_OPERATIONS,
 };
 
 const store__backend_t store__postgresql_backend = {
     .scheme = "postgresql",
     .open = open_postgresql,
     PG_OPERATIONS,
+    PG_EXPORT_OPERATIONS,
 };

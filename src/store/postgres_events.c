@@ -237,6 +237,26 @@ static err_t with_aux(store__pg_t *s, store__pg_conn_t **out)
     return ERR_OK;
 }
 
+/* Runs a query on the counters' connection. The connection sits idle between logins, so a
+ * database restart is usually noticed only by the query itself: a query that finds the connection
+ * lost is retried once on a new one. aux_lock must be held. */
+static err_t aux_query(store__pg_t *s, const char *sql, size_t len, const value_t *params,
+                       size_t nparams, const char *op, store__pg_conn_t **c, PGresult **res)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        err_t err = with_aux(s, c);
+        if (err != ERR_OK)
+            return err;
+        err = store__pg_query(*c, sql, len, params, nparams, op, res);
+        if (err != ERR_STORE || !(*c)->broken || attempt == 1)
+            return err;
+        LOG_INFO("counter connection lost; retrying on a new one", "op=%s", op);
+        PQclear(*res);
+        *res = NULL;
+    }
+    return ERR_STORE;
+}
+
 err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
                             int64_t delta, int64_t *count, int64_t *window_end_ms)
 {
@@ -254,10 +274,8 @@ err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int
                               value_date(window_ms), value_date(delta)};
     pthread_mutex_lock(&s->aux_lock);
     store__pg_conn_t *c;
-    err_t err = with_aux(s, &c);
     PGresult *res = NULL;
-    if (err == ERR_OK)
-        err = store__pg_query(c, sql, sizeof(sql) - 1, params, 4, "count attempt", &res);
+    err_t err = aux_query(s, sql, sizeof(sql) - 1, params, 4, "count attempt", &c, &res);
     if (err == ERR_OK && PQntuples(res) == 1) {
         *count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         *window_end_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
@@ -276,10 +294,8 @@ err_t store__pg_counter_clear(store_t *store, const char *key)
     const value_t params[] = {value_text(key, strlen(key))};
     pthread_mutex_lock(&s->aux_lock);
     store__pg_conn_t *c;
-    err_t err = with_aux(s, &c);
     PGresult *res = NULL;
-    if (err == ERR_OK)
-        err = store__pg_query(c, sql, sizeof(sql) - 1, params, 1, "clear counter", &res);
+    err_t err = aux_query(s, sql, sizeof(sql) - 1, params, 1, "clear counter", &c, &res);
     PQclear(res);
     pthread_mutex_unlock(&s->aux_lock);
     return err;

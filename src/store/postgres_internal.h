@@ -120,10 +120,29 @@ bool store__pg_events_current(store_t *store);
 err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
                             int64_t delta, int64_t *count, int64_t *window_end_ms);
 err_t store__pg_counter_clear(store_t *store, const char *key);
+/* Scheduled runs (postgres_jobs.c). */
+err_t store__pg_job_insert(store_conn_t *conn, const store_job_t *job);
+err_t store__pg_job_cancel(store_conn_t *conn, const char *id);
+err_t store__pg_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
+                          arena_t *arena, store_job_t **jobs, size_t *count);
+err_t store__pg_job_finish(store_conn_t *conn, const char *id, const char *status,
+                           int64_t now_ms);
+
 /* Closes the counters' connection; called when the store closes. */
 void store__pg_aux_close(store_t *store);
 
 /* The channel every node listens on. Payloads are the event texts of store_event_fn. */
 #define STORE__PG_CHANNEL "froth_events"
+
+/* Export pages (postgres_export.c); see export_things and the others in store__backend_t. */
+err_t store__pg_export_things(store_conn_t *conn, const app_type_t *type, int64_t after_created,
+                              const char *after_id, size_t limit, arena_t *arena,
+                              store_row_t *rows, char **password_hashes, size_t *count);
+err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_hash, size_t limit,
+                                unsigned char (*hashes)[32], store_session_t *sessions,
+                                size_t *count);
+err_t store__pg_export_admin_tokens(store_conn_t *conn, const char *after_label, size_t limit,
+                                    unsigned char (*hashes)[32], store_admin_token_t *tokens,
+                                    size_t *count);
 
 #endif

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "store/words.h"
 
 #define MAX_WARNINGS 4096 /* bytes of warning text returned to the caller */
 
@@ -44,6 +45,19 @@ static const char INTERNAL_DDL[] =
     "\"key\" TEXT PRIMARY KEY NOT NULL, "
     "\"window_end\" BIGINT NOT NULL, "
     "\"count\" BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_jobs\" ("
+    "\"id\" TEXT PRIMARY KEY NOT NULL, "
+    "\"workflow\" TEXT NOT NULL, "
+    "\"run_at\" BIGINT NOT NULL, "
+    "\"params\" TEXT NOT NULL, "
+    "\"caller_kind\" INTEGER NOT NULL, "
+    "\"caller_id\" TEXT NOT NULL, "
+    "\"status\" TEXT NOT NULL, "
+    "\"lease_until\" BIGINT NOT NULL, "
+    "\"attempts\" INTEGER NOT NULL, "
+    "\"created\" BIGINT NOT NULL, "
+    "\"finished\" BIGINT);"
+    "CREATE INDEX IF NOT EXISTS \"_froth_jobs__due\" ON \"_froth_jobs\" (\"status\", \"run_at\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_schema\" ("
     "\"table\" TEXT NOT NULL, "
     "\"column\" TEXT NOT NULL, "
@@ -56,7 +70,8 @@ static const char INTERNAL_DDL[] =
 typedef struct {
     const char *name;
     const char *sql_type;
-    const app_field_t *field; /* NULL for the User type's hidden columns */
+    const app_field_t *field; /* NULL for hidden columns */
+    char words[STORE__WORDS_COLUMN_MAX + 1]; /* the name of a words column, which name points to */
 } column_t;
 
 typedef struct {
@@ -356,17 +371,113 @@ static err_t check_kind(migration_t *m, const app_type_t *type, const app_field_
     return run(m, &q, "recording field kinds", NULL, 0, NULL);
 }
 
+/* ---- Words for "text contains" ---------------------------------------------------------- */
+
+/* Rows per statement when filling words columns: 2 parameters each, far below libpq's 65,535. */
+#define FILL_PAGE 500
+
+/* Sets the words of one page of rows in a single UPDATE ... FROM (VALUES ...). */
+static err_t fill_page(migration_t *m, const app_type_t *type, const char *words,
+                       const PGresult *rows)
+{
+    store__sql_t q;
+    init_sql(&q);
+    store__sql_puts(&q, "UPDATE ");
+    store__sql_ident(&q, type->table);
+    store__sql_puts(&q, " AS t SET ");
+    store__sql_ident(&q, words);
+    store__sql_puts(&q, " = v.words FROM (VALUES ");
+    sbuf_t text;
+    for (int r = 0; r < PQntuples(rows) && store__sql_error(&q) == ERR_OK; r++) {
+        const size_t n = (size_t)PQgetlength(rows, r, 1);
+        sbuf_init(&text, 2 * n + 2);
+        const err_t err = store__words_of(PQgetvalue(rows, r, 1), n, false, &text);
+        const char *kept = err == ERR_OK ? store__sql_keep(&q, text.data, text.len) : NULL;
+        const size_t len = text.len;
+        sbuf_deinit(&text);
+        if (err != ERR_OK)
+            store__sql_fail(&q, ERR_NOMEM);
+        if (kept == NULL)
+            break;
+        store__sql_puts(&q, r > 0 ? ", (" : "(");
+        text_param(&q, PQgetvalue(rows, r, 0));
+        store__sql_puts(&q, ", ");
+        store__sql_param(&q, value_text(kept, len));
+        store__sql_puts(&q, ")");
+    }
+    store__sql_puts(&q, ") AS v(id, words) WHERE t.\"_id\" = v.id");
+    return run(m, &q, "filling a words column", NULL, 0, NULL);
+}
+
+/* Fills the words column of a text field for rows that have text but no words yet: rows written
+ * before the column existed, or by another program. Every page sets the words of the rows it
+ * read, so the next page reads new rows and the loop ends. */
+static err_t fill_words(migration_t *m, const app_type_t *type, const app_field_t *field)
+{
+    char words[STORE__WORDS_COLUMN_MAX + 1];
+    if (!store__words_column(field, words, sizeof(words)))
+        return ERR_OK;
+    const char *column = store__column_name(field);
+    size_t filled = 0;
+    err_t err = ERR_OK;
+    for (int rows = FILL_PAGE; err == ERR_OK && rows == FILL_PAGE;) {
+        store__sql_t q;
+        init_sql(&q);
+        store__sql_puts(&q, "SELECT \"_id\", ");
+        store__sql_ident(&q, column);
+        store__sql_puts(&q, "::text FROM ");
+        store__sql_ident(&q, type->table);
+        store__sql_puts(&q, " WHERE ");
+        store__sql_ident(&q, column);
+        store__sql_puts(&q, " IS NOT NULL AND ");
+        store__sql_ident(&q, words);
+        store__sql_puts(&q, " IS NULL LIMIT ");
+        store__sql_param(&q, store__int_value(FILL_PAGE));
+        PGresult *res = NULL;
+        err = store__sql_error(&q);
+        if (err == ERR_OK)
+            err = store__pg_query_once(m->c, sbuf_cstr(&q.sql), q.params, q.nparams,
+                                       "reading rows without words", &res);
+        store__sql_deinit(&q);
+        if (err != ERR_OK) {
+            report(m, "reading rows without words");
+            PQclear(res);
+            return err;
+        }
+        rows = PQntuples(res);
+        if (rows > 0)
+            err = fill_page(m, type, words, res);
+        PQclear(res);
+        filled += (size_t)rows;
+    }
+    if (err == ERR_OK && filled > 0)
+        LOG_INFO("filled words column", "table=%s column=%s rows=%zu", type->table, words,
+                 filled);
+    return err;
+}
+
+/* Every field's column, the hidden words column of each text field, and the User type's hidden
+ * columns: at most 2 * nfields + 2. */
 static size_t expected_columns(const app_type_t *type, column_t *cols)
 {
     size_t n = 0;
     for (size_t i = 0; i < type->nfields; i++) {
         const app_field_t *field = &type->fields[i];
-        cols[n++] = (column_t){store__column_name(field),
-                               sql_type(store__field_storage(field)), field};
+        cols[n++] = (column_t){.name = store__column_name(field),
+                               .sql_type = sql_type(store__field_storage(field)),
+                               .field = field};
+    }
+    for (size_t i = 0; i < type->nfields; i++) {
+        column_t *col = &cols[n];
+        if (store__words_column(&type->fields[i], col->words, sizeof(col->words))) {
+            col->name = col->words;
+            col->sql_type = "TEXT";
+            n++;
+        }
     }
     if (type->is_user) {
-        cols[n++] = (column_t){"_email_norm", "TEXT", NULL};
-        cols[n++] = (column_t){"_password_hash", "TEXT", NULL};
+        cols[n++] = (column_t){.name = "_email_norm", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_password_hash", .sql_type = "TEXT"};
     }
     return n;
 }
@@ -378,7 +489,7 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
                  type->name == NULL ? "" : type->name);
         return ERR_INVALID;
     }
-    column_t *cols = calloc(type->nfields + 2, sizeof(*cols));
+    column_t *cols = calloc(2 * type->nfields + 2, sizeof(*cols));
     if (cols == NULL)
         return ERR_NOMEM;
     const size_t ncols = expected_columns(type, cols);
@@ -395,6 +506,8 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
         err = add_or_check_column(m, type, &cols[i]);
     if (err == ERR_OK)
         err = create_indexes(m, type);
+    for (size_t i = 0; exists && err == ERR_OK && i < type->nfields; i++)
+        err = fill_words(m, type, &type->fields[i]);
     for (size_t i = 0; err == ERR_OK && i < type->nfields; i++) {
         if (type->fields[i].builtin == BUILTIN_NONE)
             err = check_kind(m, type, &type->fields[i]);

@@ -6,11 +6,19 @@
  */
 #include "store/store_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "store/words.h"
+
+/* A copy kept for a parameter, freed with the statement. */
+struct store__sql_block {
+    struct store__sql_block *next;
+    char data[];
+};
 
 void store__sql_init(store__sql_t *q, const store__dialect_t *dialect)
 {
@@ -27,6 +35,11 @@ void store__sql_deinit(store__sql_t *q)
     q->params = NULL;
     q->nparams = 0;
     q->cap = 0;
+    while (q->kept != NULL) {
+        struct store__sql_block *next = q->kept->next;
+        free(q->kept);
+        q->kept = next;
+    }
 }
 
 err_t store__sql_error(const store__sql_t *q)
@@ -112,6 +125,23 @@ void store__sql_param(store__sql_t *q, value_t v)
     }
     q->params[q->nparams++] = store__stored_value(v);
     q->dialect->placeholder(&q->sql, q->nparams);
+}
+
+const char *store__sql_keep(store__sql_t *q, const char *p, size_t n)
+{
+    if (failed(q))
+        return NULL;
+    struct store__sql_block *block = malloc(sizeof(*block) + n + 1);
+    if (block == NULL) {
+        store__sql_fail(q, ERR_NOMEM);
+        return NULL;
+    }
+    if (n > 0)
+        memcpy(block->data, p, n);
+    block->data[n] = '\0';
+    block->next = q->kept;
+    q->kept = block;
+    return block->data;
 }
 
 void store__sql_put_decimal(sbuf_t *sql, size_t n)
@@ -333,6 +363,17 @@ static const char *element_ref(const store__sql_t *q, unsigned j, char *buf, siz
     return buf;
 }
 
+static void element_equals(store__sql_t *q, const char *element, value_t v)
+{
+    if (q->dialect->element_equals != NULL) {
+        q->dialect->element_equals(q, element, v);
+        return;
+    }
+    store__sql_puts(q, element);
+    store__sql_puts(q, " = ");
+    store__sql_param(q, v);
+}
+
 static void list_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
 {
     if (!field_usable(q, s, c->field))
@@ -343,13 +384,47 @@ static void list_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
     }
     char element[64];
     element_ref(q, elements_exist_open(q, s, c->field), element, sizeof(element));
-    if (q->dialect->element_equals != NULL) {
-        q->dialect->element_equals(q, element, c->value);
-    } else {
-        store__sql_puts(q, element);
-        store__sql_puts(q, " = ");
-        store__sql_param(q, c->value);
+    element_equals(q, element, c->value);
+    store__sql_puts(q, ")");
+}
+
+/* "No element is outside values": NOT EXISTS (... WHERE (<element is one of values>) IS NOT
+ * TRUE), which also holds for an empty list. A dialect whose elements keep their JSON type takes
+ * one IN list, because a chain of ORs as long as the list would pass SQLite's expression depth
+ * limit. */
+static void list_subset(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    if (!is_list(c->field) || (c->nvalues > 0 && c->values == NULL)) {
+        reject(q, "list-subset on a field that is not a list, or without values");
+        return;
     }
+    scope_t outside = s;
+    outside.negated = !s.negated;
+    char element[64];
+    element_ref(q, elements_exist_open(q, outside, c->field), element, sizeof(element));
+    store__sql_puts(q, "(");
+    if (c->nvalues == 0) {
+        literal(q, false);
+    } else if (q->dialect->element_equals == NULL) {
+        store__sql_puts(q, element);
+        store__sql_puts(q, " IN (");
+        for (size_t i = 0; i < c->nvalues && !failed(q); i++) {
+            if (i > 0)
+                store__sql_puts(q, ", ");
+            store__sql_param(q, c->values[i]);
+        }
+        store__sql_puts(q, ")");
+    } else {
+        for (size_t i = 0; i < c->nvalues && !failed(q); i++) {
+            if (i > 0)
+                store__sql_puts(q, " OR ");
+            element_equals(q, element, c->values[i]);
+        }
+    }
+    store__sql_puts(q, ")");
+    store__sql_puts(q, q->dialect->is_not_true);
     store__sql_puts(q, ")");
 }
 
@@ -430,6 +505,136 @@ static void text_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
     wrap_close(q, s);
 }
 
+/* Writes the SQL text that contains the stemmed words of field on table t<alias>, " w1 w2 ... ",
+ * into out. Returns false (and fails q) for a field without words. */
+static bool words_source(store__sql_t *q, unsigned alias, const app_field_t *field, char *out,
+                         size_t size)
+{
+    char column[STORE__WORDS_COLUMN_MAX + 1];
+    int n;
+    if (field->builtin == BUILTIN_ID)
+        n = snprintf(out, size, "(' ' || t%u.\"_id\" || ' ')", alias);
+    else if (store__words_column(field, column, sizeof(column)))
+        n = snprintf(out, size, "t%u.\"%s\"", alias, column);
+    else
+        n = -1;
+    if (n < 0 || (size_t)n >= size) {
+        reject(q, "text-words condition on a field that is not text");
+        return false;
+    }
+    return true;
+}
+
+/* Each query word, as " word ", must occur in the text's words, which are kept with a space
+ * before and after every word, so only whole words match. The words stay in one kept copy and
+ * each parameter is a slice of it that shares its spaces with its neighbours. */
+static void text_words(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    char source[STORE__WORDS_COLUMN_MAX + 32];
+    if (!words_source(q, s.alias, c->field, source, sizeof(source)))
+        return;
+    const value_t v = store__stored_value(c->value);
+    if (v.kind != VAL_TEXT && v.kind != VAL_NULL) {
+        reject(q, "text-words condition with a value that is not text");
+        return;
+    }
+    const size_t n = v.kind == VAL_TEXT ? v.u.s.n : 0;
+    sbuf_t words;
+    sbuf_init(&words, 2 * n + 2);
+    err_t err = n > 0 ? store__words_of(v.u.s.p, n, true, &words) : ERR_OK;
+    const char *kept = err == ERR_OK && words.len > 0 ? store__sql_keep(q, words.data, words.len)
+                                                      : NULL;
+    const size_t len = words.len;
+    sbuf_deinit(&words);
+    if (err != ERR_OK) {
+        store__sql_fail(q, err == ERR_TOO_LARGE ? ERR_INTERNAL : err);
+        return;
+    }
+    if (len == 0) {
+        literal(q, !s.negated);
+        return;
+    }
+    if (kept == NULL)
+        return;
+
+    /* Every FLAT_KIDS words start a new parenthesised group, so a long query stays within
+     * SQLite's expression depth limit, as kid_range does for condition groups. */
+    wrap_open(q, s);
+    store__sql_puts(q, "((");
+    size_t count = 0;
+    for (size_t start = 0; start + 1 < len && !failed(q); count++) {
+        const char *end = memchr(kept + start + 1, ' ', len - start - 1);
+        if (end == NULL)
+            break;
+        const size_t stop = (size_t)(end - kept);
+        if (count > 0)
+            store__sql_puts(q, count % FLAT_KIDS == 0 ? ") AND (" : " AND ");
+        store__sql_puts(q, q->dialect->find_function);
+        store__sql_puts(q, "(");
+        store__sql_puts(q, source);
+        store__sql_puts(q, ", ");
+        store__sql_param(q, value_text(kept + start, stop - start + 1));
+        store__sql_puts(q, ") > 0");
+        start = stop;
+    }
+    store__sql_puts(q, "))");
+    wrap_close(q, s);
+}
+
+#define EARTH_RADIUS_MILES 3958.8
+#define PI 3.14159265358979323846
+
+/* Great-circle distance by the haversine formula, d = 2R asin(sqrt(a)) with
+ * a = sin²(dlat/2) + cos(lat0) cos(lat) sin²(dlng/2). Comparing a with sin²(range / 2R),
+ * computed here, gives the same result as comparing d with the range, and needs neither asin,
+ * whose argument rounding can push past 1, nor sqrt in SQL. A range of half the Earth's
+ * circumference or more covers the globe. */
+static void geo_within(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    if (!field_usable(q, s, c->field))
+        return;
+    const bool numbers = c->nvalues == 3 && c->values != NULL &&
+                         c->values[0].kind == VAL_NUMBER && c->values[1].kind == VAL_NUMBER &&
+                         c->values[2].kind == VAL_NUMBER;
+    if (c->field->builtin != BUILTIN_NONE || c->field->type.kind != FK_GEO ||
+        c->field->type.is_list || !numbers || !isfinite(c->values[0].u.num) ||
+        !isfinite(c->values[1].u.num) || !(c->values[2].u.num >= 0)) {
+        reject(q, "geographic condition on a field that is not an address, or without "
+                  "latitude, longitude and range");
+        return;
+    }
+    const double lat0 = c->values[0].u.num;
+    const double half_angle = c->values[2].u.num / (2 * EARTH_RADIUS_MILES);
+    const double limit = half_angle >= PI / 2 ? 2.0 : sin(half_angle) * sin(half_angle);
+    char column[STORE__MAX_IDENT + 32];
+    const int n = snprintf(column, sizeof(column), "t%u.\"%s\"", s.alias,
+                           store__column_name(c->field));
+    if (n < 0 || (size_t)n >= sizeof(column) || q->dialect->json_number == NULL) {
+        reject(q, "geographic condition cannot be rendered");
+        return;
+    }
+
+    wrap_open(q, s);
+    store__sql_puts(q, "(power(sin(radians(");
+    q->dialect->json_number(q, column, "lat");
+    store__sql_puts(q, " - ");
+    store__sql_param(q, value_number(lat0));
+    store__sql_puts(q, ") / 2), 2) + ");
+    store__sql_param(q, value_number(cos(lat0 * PI / 180)));
+    store__sql_puts(q, " * cos(radians(");
+    q->dialect->json_number(q, column, "lat");
+    store__sql_puts(q, ")) * power(sin(radians(");
+    q->dialect->json_number(q, column, "lng");
+    store__sql_puts(q, " - ");
+    store__sql_param(q, c->values[1]);
+    store__sql_puts(q, ") / 2), 2) <= ");
+    store__sql_param(q, value_number(limit));
+    store__sql_puts(q, ")");
+    wrap_close(q, s);
+}
+
 static void cond(store__sql_t *q, scope_t s, const store_cond_t *c)
 {
     if (failed(q))
@@ -472,6 +677,15 @@ static void cond(store__sql_t *q, scope_t s, const store_cond_t *c)
         return;
     case COND_TEXT_CONTAINS:
         text_contains(q, s, c);
+        return;
+    case COND_TEXT_WORDS:
+        text_words(q, s, c);
+        return;
+    case COND_GEO_WITHIN:
+        geo_within(q, s, c);
+        return;
+    case COND_LIST_SUBSET:
+        list_subset(q, s, c);
         return;
     }
     reject(q, "unknown condition kind");
@@ -612,9 +826,31 @@ void store__sql_count(store__sql_t *q, const app_type_t *type, const store_cond_
     store__sql_cond(q, type, 0, where);
 }
 
+/* Binds the stemmed words of v, a text field's value, for its hidden words column: NULL when
+ * the field is empty. */
+static void words_param(store__sql_t *q, value_t v)
+{
+    v = store__stored_value(v);
+    if (v.kind != VAL_TEXT) {
+        store__sql_param(q, value_null());
+        return;
+    }
+    sbuf_t words;
+    sbuf_init(&words, 2 * v.u.s.n + 2);
+    const err_t err = store__words_of(v.u.s.p, v.u.s.n, false, &words);
+    const char *kept = err == ERR_OK ? store__sql_keep(q, words.data, words.len) : NULL;
+    const size_t len = words.len;
+    sbuf_deinit(&words);
+    if (err != ERR_OK)
+        store__sql_fail(q, err == ERR_TOO_LARGE ? ERR_INTERNAL : err);
+    else if (kept != NULL)
+        store__sql_param(q, value_text(kept, len));
+}
+
 void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *values,
                        const char *email_norm, const char *password_hash)
 {
+    char words[STORE__WORDS_COLUMN_MAX + 1];
     store__sql_puts(q, "INSERT INTO ");
     store__sql_ident(q, type->table);
     store__sql_puts(q, " (");
@@ -623,6 +859,12 @@ void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *v
             store__sql_puts(q, ", ");
         store__sql_ident(q, store__column_name(&type->fields[i]));
     }
+    for (size_t i = 0; i < type->nfields; i++) {
+        if (store__words_column(&type->fields[i], words, sizeof(words))) {
+            store__sql_puts(q, ", ");
+            store__sql_ident(q, words);
+        }
+    }
     if (type->is_user)
         store__sql_puts(q, ", \"_email_norm\", \"_password_hash\"");
     store__sql_puts(q, ") VALUES (");
@@ -630,6 +872,12 @@ void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *v
         if (i > 0)
             store__sql_puts(q, ", ");
         store__sql_param(q, values[i]);
+    }
+    for (size_t i = 0; i < type->nfields; i++) {
+        if (store__words_column(&type->fields[i], words, sizeof(words))) {
+            store__sql_puts(q, ", ");
+            words_param(q, values[i]);
+        }
     }
     if (type->is_user) {
         store__sql_puts(q, ", ");
@@ -664,6 +912,13 @@ void store__sql_update(store__sql_t *q, const app_type_t *type, const char *id, 
         if (!mask[i] || field->builtin == BUILTIN_ID || field == modified)
             continue;
         set_column(q, store__column_name(field), values[i]);
+        char words[STORE__WORDS_COLUMN_MAX + 1];
+        if (store__words_column(field, words, sizeof(words))) {
+            store__sql_ident(q, words);
+            store__sql_puts(q, " = ");
+            words_param(q, values[i]);
+            store__sql_puts(q, ", ");
+        }
         if (field->builtin == BUILTIN_EMAIL && type->is_user)
             set_column(q, "_email_norm", cstr_value(email_norm));
     }

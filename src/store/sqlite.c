@@ -347,8 +347,28 @@ static void placeholder(sbuf_t *sql, size_t n)
     store__sql_put_decimal(sql, n);
 }
 
+/* json_type and json_extract raise an error on malformed JSON rather than returning NULL, so
+ * json_valid guards them, inside a CASE because SQLite does not promise to stop evaluating an AND
+ * early. */
+static void json_number(store__sql_t *q, const char *column, const char *key)
+{
+    store__sql_puts(q, "CASE WHEN json_valid(");
+    store__sql_puts(q, column);
+    store__sql_puts(q, ") THEN CASE WHEN json_type(");
+    store__sql_puts(q, column);
+    store__sql_puts(q, ", '$.");
+    store__sql_puts(q, key);
+    store__sql_puts(q, "') IN ('integer', 'real') THEN json_extract(");
+    store__sql_puts(q, column);
+    store__sql_puts(q, ", '$.");
+    store__sql_puts(q, key);
+    store__sql_puts(q, "') END END");
+}
+
 /* SQLite reads an unquoted TRUE as a column when the table has a column named "true", so the
- * literals are plain integers.
+ * literals are plain integers. The distance test of geographic_search needs the math functions
+ * (sin, cos, radians, power), which SQLite has when built with SQLITE_ENABLE_MATH_FUNCTIONS, as
+ * Debian's libsqlite3 3.40 is.
  * NOTE: SQLite's lower() folds ASCII letters only, so "contains" ignores case for ASCII text
  * alone ("É" does not match "é"). */
 const store__dialect_t store__sqlite_dialect = {
@@ -364,6 +384,8 @@ const store__dialect_t store__sqlite_dialect = {
     .contains_open = "instr(lower(",
     .contains_middle = "), lower(",
     .contains_close = ")) > 0",
+    .find_function = "instr",
+    .json_number = json_number,
 };
 
 static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms,
@@ -408,4 +430,11 @@ const store__backend_t store__sqlite_backend = {
     .admin_token_revoke = store__sqlite_admin_token_revoke,
     .counter_hit = sqlite_counter_hit,
     .counter_clear = sqlite_counter_clear,
+    .job_insert = store__sqlite_job_insert,
+    .job_cancel = store__sqlite_job_cancel,
+    .job_claim = store__sqlite_job_claim,
+    .job_finish = store__sqlite_job_finish,
+    .export_things = store__sqlite_export_things,
+    .export_sessions = store__sqlite_export_sessions,
+    .export_admin_tokens = store__sqlite_export_admin_tokens,
 };

@@ -98,4 +98,24 @@ err_t store__sqlite_admin_token_list(store_conn_t *conn, arena_t *arena,
                                      store_admin_token_t **out, size_t *count);
 err_t store__sqlite_admin_token_revoke(store_conn_t *conn, const char *label);
 
+/* Export pages (sqlite_export.c); see export_things and the others in store__backend_t. */
+err_t store__sqlite_export_things(store_conn_t *conn, const app_type_t *type,
+                                  int64_t after_created, const char *after_id, size_t limit,
+                                  arena_t *arena, store_row_t *rows, char **password_hashes,
+                                  size_t *count);
+err_t store__sqlite_export_sessions(store_conn_t *conn, const unsigned char *after_hash,
+                                    size_t limit, unsigned char (*hashes)[32],
+                                    store_session_t *sessions, size_t *count);
+err_t store__sqlite_export_admin_tokens(store_conn_t *conn, const char *after_label, size_t limit,
+                                        unsigned char (*hashes)[32], store_admin_token_t *tokens,
+                                        size_t *count);
+
+/* Scheduled runs (sqlite_jobs.c). */
+err_t store__sqlite_job_insert(store_conn_t *conn, const store_job_t *job);
+err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id);
+err_t store__sqlite_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
+                              arena_t *arena, store_job_t **jobs, size_t *count);
+err_t store__sqlite_job_finish(store_conn_t *conn, const char *id, const char *status,
+                               int64_t now_ms);
+
 #endif

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "store/words.h"
 
 #define MAX_WARNINGS 4096 /* bytes of warning text returned to the caller */
 
@@ -34,6 +35,19 @@ static const char INTERNAL_DDL[] =
     "\"token_hash\" BLOB NOT NULL UNIQUE, "
     "\"created\" INTEGER NOT NULL, "
     "\"last_used\" INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_jobs\" ("
+    "\"id\" TEXT PRIMARY KEY NOT NULL, "
+    "\"workflow\" TEXT NOT NULL, "
+    "\"run_at\" INTEGER NOT NULL, "
+    "\"params\" TEXT NOT NULL, "
+    "\"caller_kind\" INTEGER NOT NULL, "
+    "\"caller_id\" TEXT NOT NULL, "
+    "\"status\" TEXT NOT NULL, "
+    "\"lease_until\" INTEGER NOT NULL, "
+    "\"attempts\" INTEGER NOT NULL, "
+    "\"created\" INTEGER NOT NULL, "
+    "\"finished\" INTEGER);"
+    "CREATE INDEX IF NOT EXISTS \"_froth_jobs__due\" ON \"_froth_jobs\" (\"status\", \"run_at\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_schema\" ("
     "\"table\" TEXT NOT NULL, "
     "\"column\" TEXT NOT NULL, "
@@ -46,7 +60,8 @@ static const char INTERNAL_DDL[] =
 typedef struct {
     const char *name;
     const char *sql_type;
-    const app_field_t *field; /* NULL for the User type's hidden columns */
+    const app_field_t *field; /* NULL for hidden columns */
+    char words[STORE__WORDS_COLUMN_MAX + 1]; /* the name of a words column, which name points to */
 } column_t;
 
 typedef struct {
@@ -297,17 +312,86 @@ static err_t check_kind(migration_t *m, const app_type_t *type, const app_field_
     return run(m, &q, "recording field kinds", NULL, 0, NULL);
 }
 
+/* ---- Words for "text contains" ---------------------------------------------------------- */
+
+/* froth_words(text): the stemmed words that store__words_of gives, for filling words columns in
+ * one UPDATE. Registered on the migrating connection only; searches read the stored words. */
+static void words_function(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *text = (const char *)sqlite3_value_text(argv[0]);
+    if (text == NULL) {
+        sqlite3_result_null(ctx);
+        return;
+    }
+    const size_t n = (size_t)sqlite3_value_bytes(argv[0]);
+    sbuf_t words;
+    sbuf_init(&words, 2 * n + 2);
+    if (store__words_of(text, n, false, &words) == ERR_OK)
+        sqlite3_result_text(ctx, words.data, (int)words.len, SQLITE_TRANSIENT);
+    else
+        sqlite3_result_error_nomem(ctx);
+    sbuf_deinit(&words);
+}
+
+/* Fills the words column of a text field for rows that have text but no words yet: rows written
+ * before the column existed, or by another program. A field without a words column is skipped. */
+static err_t fill_words(migration_t *m, const app_type_t *type, const app_field_t *field)
+{
+    char words[STORE__WORDS_COLUMN_MAX + 1];
+    if (!store__words_column(field, words, sizeof(words)))
+        return ERR_OK;
+    const int rc = sqlite3_create_function(m->c->db, "froth_words", 1,
+                                           SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                           words_function, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(m->errbuf, m->errlen, "registering froth_words failed: %s",
+                 sqlite3_errmsg(m->c->db));
+        return store__sqlite_fail(m->c, rc, "register froth_words");
+    }
+    const char *column = store__column_name(field);
+    store__sql_t q;
+    init_sql(&q);
+    store__sql_puts(&q, "UPDATE ");
+    store__sql_ident(&q, type->table);
+    store__sql_puts(&q, " SET ");
+    store__sql_ident(&q, words);
+    store__sql_puts(&q, " = froth_words(");
+    store__sql_ident(&q, column);
+    store__sql_puts(&q, ") WHERE ");
+    store__sql_ident(&q, column);
+    store__sql_puts(&q, " IS NOT NULL AND ");
+    store__sql_ident(&q, words);
+    store__sql_puts(&q, " IS NULL");
+    err_t err = run(m, &q, "filling a words column", NULL, 0, NULL);
+    const int changed = sqlite3_changes(m->c->db);
+    if (err == ERR_OK && changed > 0)
+        LOG_INFO("filled words column", "table=%s column=%s rows=%d", type->table, words,
+                 changed);
+    return err;
+}
+
+/* Every field's column, the hidden words column of each text field, and the User type's hidden
+ * columns: at most 2 * nfields + 2. */
 static size_t expected_columns(const app_type_t *type, column_t *cols)
 {
     size_t n = 0;
     for (size_t i = 0; i < type->nfields; i++) {
         const app_field_t *field = &type->fields[i];
-        cols[n++] = (column_t){store__column_name(field),
-                               sql_type(store__field_storage(field)), field};
+        cols[n++] = (column_t){.name = store__column_name(field),
+                               .sql_type = sql_type(store__field_storage(field)),
+                               .field = field};
+    }
+    for (size_t i = 0; i < type->nfields; i++) {
+        column_t *col = &cols[n];
+        if (store__words_column(&type->fields[i], col->words, sizeof(col->words))) {
+            col->name = col->words;
+            col->sql_type = "TEXT";
+            n++;
+        }
     }
     if (type->is_user) {
-        cols[n++] = (column_t){"_email_norm", "TEXT", NULL};
-        cols[n++] = (column_t){"_password_hash", "TEXT", NULL};
+        cols[n++] = (column_t){.name = "_email_norm", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_password_hash", .sql_type = "TEXT"};
     }
     return n;
 }
@@ -319,7 +403,7 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
                  type->name == NULL ? "" : type->name);
         return ERR_INVALID;
     }
-    column_t *cols = calloc(type->nfields + 2, sizeof(*cols));
+    column_t *cols = calloc(2 * type->nfields + 2, sizeof(*cols));
     if (cols == NULL)
         return ERR_NOMEM;
     const size_t ncols = expected_columns(type, cols);
@@ -332,6 +416,8 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
         err = add_or_check_column(m, type, &cols[i]);
     if (err == ERR_OK)
         err = create_indexes(m, type);
+    for (size_t i = 0; exists && err == ERR_OK && i < type->nfields; i++)
+        err = fill_words(m, type, &type->fields[i]);
     for (size_t i = 0; err == ERR_OK && i < type->nfields; i++) {
         if (type->fields[i].builtin == BUILTIN_NONE)
             err = check_kind(m, type, &type->fields[i]);

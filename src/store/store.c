@@ -834,3 +834,36 @@ store_t *store_of(const store_conn_t *conn)
 {
     return conn->store;
 }
+
+/* ---- Scheduled runs ----------------------------------------------------------------------- */
+
+err_t store_job_insert(store_conn_t *conn, const store_job_t *job)
+{
+    if (conn == NULL || job == NULL || job->params == NULL || job->id[0] == '\0' ||
+        job->workflow[0] == '\0')
+        return ERR_INVALID;
+    return conn->store->backend->job_insert(conn, job);
+}
+
+err_t store_job_cancel(store_conn_t *conn, const char *id)
+{
+    if (conn == NULL || id == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->job_cancel(conn, id);
+}
+
+err_t store_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
+                      arena_t *arena, store_job_t **jobs, size_t *count)
+{
+    if (conn == NULL || arena == NULL || jobs == NULL || count == NULL || max == 0 || max > 1000 ||
+        lease_ms <= 0)
+        return ERR_INVALID;
+    return conn->store->backend->job_claim(conn, now_ms, lease_ms, max, arena, jobs, count);
+}
+
+err_t store_job_finish(store_conn_t *conn, const char *id, const char *status, int64_t now_ms)
+{
+    if (conn == NULL || id == NULL || status == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->job_finish(conn, id, status, now_ms);
+}

@@ -40,6 +40,14 @@ typedef enum {
     COND_IN,            /* field's value is one of values[] */
     COND_REF_MATCH,     /* field references a thing of sub_type for which sub holds */
     COND_TEXT_CONTAINS, /* text field contains value, case-insensitive substring */
+    COND_TEXT_WORDS,    /* text field holds every word of value, as the search constraint "text
+                           contains" compares them: stemmed, whole words, English stop words
+                           left out of value (a value of stop words alone always holds) */
+    COND_GEO_WITHIN,    /* geographic address field lies within values[2] miles (great-circle)
+                           of latitude values[0], longitude values[1]; all three VAL_NUMBER, and
+                           a field without lat and lng never does */
+    COND_LIST_SUBSET,   /* every element of the list field is one of values[] (true when the
+                           list is empty) */
 } store_cond_kind_t;
 
 typedef enum {
@@ -58,7 +66,7 @@ typedef struct store_cond {
     const app_field_t *field;
     store_cmp_t op;
     value_t value;
-    const value_t *values; /* COND_IN */
+    const value_t *values; /* COND_IN, COND_GEO_WITHIN, COND_LIST_SUBSET */
     size_t nvalues;
     const app_type_t *sub_type; /* COND_REF_MATCH */
     struct store_cond *sub;
@@ -223,6 +231,34 @@ err_t store_events_start(store_t *store, store_event_fn fn, void *ud) WARN_UNUSE
  * without events. Thread-safe and cheap: one atomic load and a clock read. */
 bool store_events_current(store_t *store);
 
+/* ---- Scheduled workflow runs ----------------------------------------------------------- */
+
+typedef struct {
+    char id[40];
+    char workflow[128];
+    int64_t run_at_ms;
+    char *params;        /* JSON object of parameter values in wire form; arena or caller memory */
+    int caller_kind;     /* an auth_caller_kind_t: who scheduled the run, and who it runs as */
+    char caller_id[128]; /* the user id, or the admin token's label */
+    int attempts;        /* claims so far, this one included */
+} store_job_t;
+
+/* Records a run to start at or after run_at_ms. Part of the caller's transaction, if any. */
+err_t store_job_insert(store_conn_t *conn, const store_job_t *job) WARN_UNUSED;
+
+/* Cancels a run that has not started. ERR_NOT_FOUND when there is no pending run with this id. */
+err_t store_job_cancel(store_conn_t *conn, const char *id) WARN_UNUSED;
+
+/* Claims up to max runs that are due (run_at <= now) and not claimed, or whose claim's lease
+ * ended without the run finishing (its node stopped), and leases them for lease_ms. Two nodes
+ * never claim the same run at once. Runs are ordered by run_at; memory comes from arena. */
+err_t store_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
+                      arena_t *arena, store_job_t **jobs, size_t *count) WARN_UNUSED;
+
+/* Marks a claimed run finished with a status: "done", "failed" or "not_run". */
+err_t store_job_finish(store_conn_t *conn, const char *id, const char *status,
+                       int64_t now_ms) WARN_UNUSED;
+
 /* ---- Counters for throttling ----------------------------------------------------------- */
 
 /* Adds delta (0 only reads) to the counter named key in a fixed window of window_ms that starts
@@ -261,5 +297,40 @@ err_t store_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_tok
 
 /* Deletes the token with this label. ERR_NOT_FOUND when there is none. */
 err_t store_admin_token_revoke(store_conn_t *conn, const char *label) WARN_UNUSED;
+
+/* ---- Export and import ------------------------------------------------------------------ */
+
+/* Counts of what an export wrote or an import read. */
+typedef struct {
+    size_t *things;      /* per type, aligned with app->types: app->ntypes entries that the
+                            caller allocates and zeroes */
+    size_t sessions;
+    size_t admin_tokens;
+    char dump_app[128];  /* import: the app name in the dump's header, cut to fit; "" until the
+                            header is read */
+    bool other_app;      /* import: that name differs from app->name */
+} store_dump_stats_t;
+
+/* Writes a dump of the app's data to the file descriptor fd: a header line, one JSON line per
+ * thing of every type (all fields and built-ins; for users also the email and password hash),
+ * one per session and one per admin token (with its token hash), then a closing line with the
+ * counts. export.c describes the format. Everything is read in one read transaction, so the dump
+ * is consistent while others write, and in pages, so memory does not grow with the tables.
+ * Returns ERR_IO when a write fails and another error when reading fails, with a message for the
+ * operator in errbuf. A dump cut short by an error has no closing line, which store_import
+ * rejects. fd is not closed. */
+err_t store_export(store_t *store, const app_t *app, int fd, store_dump_stats_t *stats,
+                   char *errbuf, size_t errlen) WARN_UNUSED;
+
+/* Reads a dump written by store_export from fd and inserts everything in one write transaction,
+ * so on any error nothing is written. The app's schema must exist (store_migrate). Unless force,
+ * a database that already holds any thing of the app is rejected with ERR_CONFLICT. Nothing is
+ * ever overwritten: with force, a thing whose _id or email exists, or a session or admin token
+ * that exists, fails the import with ERR_CONFLICT. Malformed JSON, an unknown type or field, a
+ * value of the wrong kind or a missing closing line give ERR_INVALID, and a line longer than
+ * 64 MiB ERR_TOO_LARGE. Every message in errbuf about a line names its number. stats count
+ * what was read, also on failure. fd is not closed. */
+err_t store_import(store_t *store, const app_t *app, int fd, bool force,
+                   store_dump_stats_t *stats, char *errbuf, size_t errlen) WARN_UNUSED;
 
 #endif

@@ -95,6 +95,26 @@ typedef struct store__backend {
     err_t (*counter_hit)(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
                          int64_t delta, int64_t *count, int64_t *window_end_ms);
     err_t (*counter_clear)(store_t *store, const char *key);
+
+    /* Scheduled workflow runs (store_job_*). */
+    err_t (*job_insert)(store_conn_t *conn, const store_job_t *job);
+    err_t (*job_cancel)(store_conn_t *conn, const char *id);
+    err_t (*job_claim)(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
+                       arena_t *arena, store_job_t **jobs, size_t *count);
+    err_t (*job_finish)(store_conn_t *conn, const char *id, const char *status, int64_t now_ms);
+
+    /* Export (export.c): pages of rows with their hidden columns, in key order, after the given
+     * key (NULL = from the first row). Each fills at most limit entries of the caller's arrays
+     * and sets *count; a page shorter than limit is the last. */
+    err_t (*export_things)(store_conn_t *conn, const app_type_t *type, int64_t after_created,
+                           const char *after_id, size_t limit, arena_t *arena, store_row_t *rows,
+                           char **password_hashes, size_t *count);
+    err_t (*export_sessions)(store_conn_t *conn, const unsigned char *after_hash, size_t limit,
+                             unsigned char (*hashes)[32], store_session_t *sessions,
+                             size_t *count);
+    err_t (*export_admin_tokens)(store_conn_t *conn, const char *after_label, size_t limit,
+                                 unsigned char (*hashes)[32], store_admin_token_t *tokens,
+                                 size_t *count);
 } store__backend_t;
 
 /* The part of every backend's store that store.c manages: the pool of idle connections. */
@@ -179,6 +199,13 @@ typedef struct {
     const char *contains_open;   /* case-insensitive substring test: open, middle and close */
     const char *contains_middle;
     const char *contains_close;
+    /* Name of the function that returns the 1-based position of its second argument in its
+     * first, or 0: "instr" or "strpos". Matches stemmed words for "text contains". */
+    const char *find_function;
+    /* Appends an expression for the number stored under key in the JSON object in column (SQL
+     * text such as t0."f_place"), NULL when the key is missing or its value is not a number.
+     * key is a fixed lowercase name from the store's code, never client input. */
+    void (*json_number)(store__sql_t *q, const char *column, const char *key);
 } store__dialect_t;
 
 /* A statement under construction and its parameters, in placeholder order. The first failure
@@ -194,6 +221,7 @@ struct store__sql {
     bool replaying;      /* placeholders reuse parameters replay_next + 1 .. replay_end */
     size_t replay_next;
     size_t replay_end;
+    struct store__sql_block *kept; /* copies that parameters point into (store__sql_keep) */
     err_t err;
 };
 
@@ -207,6 +235,10 @@ void store__sql_puts(store__sql_t *q, const char *s);
 void store__sql_ident(store__sql_t *q, const char *name);
 /* Appends a placeholder and records v (after store__stored_value) as its parameter. */
 void store__sql_param(store__sql_t *q, value_t v);
+
+/* Returns a NUL-terminated copy of p[0..n) that lives until store__sql_deinit, for parameters
+ * computed while the statement is built. Returns NULL and fails q when out of memory. */
+const char *store__sql_keep(store__sql_t *q, const char *p, size_t n);
 
 /* Appends n in decimal, without the cost of a printf on every placeholder and alias. */
 void store__sql_put_decimal(sbuf_t *sql, size_t n);
@@ -233,12 +265,14 @@ void store__sql_get(store__sql_t *q, const app_type_t *type, const char *id,
 
 void store__sql_count(store__sql_t *q, const app_type_t *type, const store_cond_t *where);
 
-/* INSERT of every field. For the User type, email_norm and password_hash fill the hidden
- * columns (NULL stores NULL). */
+/* INSERT of every field, and of the stemmed words of each text field into its hidden column
+ * (words.h). For the User type, email_norm and password_hash fill the hidden columns (NULL
+ * stores NULL). */
 void store__sql_insert(store__sql_t *q, const app_type_t *type, const value_t *values,
                        const char *email_norm, const char *password_hash);
 
-/* UPDATE of the masked fields and Modified Date (values[BUILTIN_MODIFIED_DATE's index]). */
+/* UPDATE of the masked fields, the words of those that are text, and Modified Date
+ * (values[BUILTIN_MODIFIED_DATE's index]). */
 void store__sql_update(store__sql_t *q, const app_type_t *type, const char *id, const bool *mask,
                        const value_t *values, const char *email_norm);
 

@@ -8,6 +8,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "expr/expr.h"
+#include "json/jsonx.h"
 #include "privacy/privacy.h"
 
 /* Bubble caps lists returned by a workflow at 50 items. */
@@ -371,6 +372,83 @@ static err_t do_return_data(run_t *r, const app_action_t *a)
     return ERR_OK;
 }
 
+/* Records a run of another workflow for the scheduler. It is part of this run's transaction, so
+ * a run that fails later schedules nothing. The scheduled run acts as the Current User of the
+ * moment it was scheduled. */
+static err_t do_schedule(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_workflow_t *target = &r->ctx->app->workflows[a->target_workflow];
+    int64_t at = r->ctx->now_ms;
+    if (a->at != NULL) {
+        value_t when;
+        err_t err = eval(r, a->at, &when);
+        if (err != ERR_OK)
+            return err;
+        if (when.kind == VAL_DATE)
+            at = when.u.ms;
+    }
+    sbuf_t params;
+    sbuf_init(&params, 1 << 20);
+    sbuf_putc(&params, '{');
+    for (size_t i = 0; i < a->nargs; i++) {
+        value_t v;
+        err_t err = eval(r, a->args[i].value, &v);
+        if (err != ERR_OK) {
+            sbuf_deinit(&params);
+            return err;
+        }
+        if (i > 0)
+            sbuf_putc(&params, ',');
+        sbuf_put_json_string(&params, a->args[i].key, strlen(a->args[i].key));
+        sbuf_putc(&params, ':');
+        jsonx_write_value(&params, v);
+    }
+    sbuf_putc(&params, '}');
+    if (sbuf_error(&params) != ERR_OK) {
+        err_t err = sbuf_error(&params);
+        sbuf_deinit(&params);
+        return err;
+    }
+
+    store_job_t job = {.run_at_ms = at, .params = params.data};
+    id_generate(job.id);
+    snprintf(job.workflow, sizeof(job.workflow), "%s", target->name);
+    if (r->user_id != NULL) {
+        job.caller_kind = CALLER_USER;
+        snprintf(job.caller_id, sizeof(job.caller_id), "%s", r->user_id);
+    } else if (r->ctx->caller->kind == CALLER_ADMIN) {
+        job.caller_kind = CALLER_ADMIN;
+        snprintf(job.caller_id, sizeof(job.caller_id), "%s", r->ctx->caller->admin_label);
+    }
+    err_t err = store_job_insert(r->ctx->conn, &job);
+    sbuf_deinit(&params);
+    if (err != ERR_OK)
+        return err;
+    char *id = arena_strdup(r->ctx->arena, job.id);
+    if (id == NULL)
+        return ERR_NOMEM;
+    LOG_INFO("workflow scheduled", "job=%s workflow=%s run_at_ms=%lld", id, target->name,
+             (long long)at);
+    *result = value_text(id, strlen(id));
+    return ERR_OK;
+}
+
+/* Cancels a scheduled run that has not started; an unknown or finished one is left alone, as
+ * Bubble does. */
+static err_t do_cancel(run_t *r, const app_action_t *a)
+{
+    const char *id;
+    size_t n;
+    err_t err = eval_text(r, a->job_id, &id, &n);
+    if (err != ERR_OK || n == 0)
+        return err;
+    char *copy = arena_strndup(r->ctx->arena, id, n);
+    if (copy == NULL)
+        return ERR_NOMEM;
+    err = store_job_cancel(r->ctx->conn, copy);
+    return err == ERR_NOT_FOUND ? ERR_OK : err;
+}
+
 static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
 {
     switch (a->kind) {
@@ -388,6 +466,10 @@ static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
         return do_delete(r, a);
     case ACT_RETURN_DATA:
         return do_return_data(r, a);
+    case ACT_SCHEDULE_WORKFLOW:
+        return do_schedule(r, a, result);
+    case ACT_CANCEL_SCHEDULED:
+        return do_cancel(r, a);
     }
     return ERR_INTERNAL;
 }

@@ -59,4 +59,17 @@ typedef struct {
 err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *params,
              wf_result_t *out) WARN_UNUSED;
 
+/* ---- The scheduler (scheduler.c) ---- */
+
+typedef struct wf_scheduler wf_scheduler_t;
+
+/* Starts a thread that claims due scheduled runs from store every poll_ms and runs them as the
+ * caller who scheduled them. Several nodes may run schedulers on one store: each run goes to one
+ * node. */
+err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms,
+                         wf_scheduler_t **out) WARN_UNUSED;
+
+/* Stops the thread after the run in progress, if any. Accepts NULL. */
+void wf_scheduler_stop(wf_scheduler_t *scheduler);
+
 #endif

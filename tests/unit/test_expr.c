@@ -1049,6 +1049,10 @@ static bool cond_holds(const store_cond_t *c, const app_type_t *type, const valu
     }
     case COND_TEXT_CONTAINS:
         return v.kind == VAL_TEXT && text_has(v, c->value);
+    case COND_TEXT_WORDS:
+    case COND_GEO_WITHIN:
+    case COND_LIST_SUBSET:
+        break; /* built by the search API only, never from an expression */
     }
     fail_msg("unknown condition kind %d", c->kind);
     return false;

@@ -1,0 +1,360 @@
+"""froth export and froth import: moving an app's data to a fresh database, of the same store or
+the other one, with users' passwords, user tokens and admin tokens still working afterwards.
+
+The source server runs on the store under test. The copy goes to a new database of that store,
+and to the other store where the test cluster makes that possible: SQLite to PostgreSQL and back
+when FROTH_TEST_STORE=postgres.
+"""
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import (Froth, assert_unauthorized, describe, run_cli, stop_and_check, store_kind,
+                      todo_app)
+
+# More tasks than one export page (500), created in bulk so that many share a Created Date and
+# the page boundary falls among equal dates.
+BULK_TASKS = 1100
+PAGE = 100
+
+
+def start_on(db_url, work_dir):
+    """Start a todo server on an existing database."""
+    froth = Froth(todo_app(), work_dir)
+    froth.db_url = db_url
+    froth.start()
+    return froth
+
+
+def bulk_create(server, token, bodies):
+    body = "\n".join(json.dumps(item) for item in bodies)
+    response = server.post("/api/1.1/obj/task/bulk", token, data=body.encode("utf-8"),
+                           headers={"Content-Type": "text/plain"})
+    assert response.status_code == 200, describe(response)
+    results = [json.loads(line) for line in response.text.strip().split("\n")]
+    assert all(result["status"] == "success" for result in results), results[:3]
+    return [result["id"] for result in results]
+
+
+def populate(server):
+    """Create users, sessions, tasks with every kind of value and an admin token."""
+    ann = server.user("ann", name='Ann "Quote" Ünïcode ✓')
+    bob = server.user("bob", name="Bob")
+    eve = server.user("eve")
+    # A second session for Ann, and one session that logs out (is revoked) before the export.
+    response = server.login(ann["email"], ann["password"], stay_logged_in=False)
+    assert response.status_code == 200, describe(response)
+    ann["short_token"] = response.json()["response"]["token"]
+    response = server.login(eve["email"], eve["password"])
+    assert response.status_code == 200, describe(response)
+    eve["revoked_token"] = response.json()["response"]["token"]
+    response = server.post("/api/1.1/wf/logout", eve["revoked_token"])
+    assert response.status_code == 200, describe(response)
+
+    full = server.create("task", ann["token"], {
+        "title": 'Line one\nline "two" \\ tab\t ünïcode ✓ 𝄞',
+        "done": True,
+        "due": "2024-02-29T23:59:59.123Z",
+        "estimate": 0.1,
+        "priority": "High",
+        "tags": ["a", "b]\"}", "ünï", "{", "\\"],
+        "assignee": bob["id"],
+        "notes": "",
+    })
+    # No -0.0: SQLite stores a whole REAL as an integer, so it keeps no negative zero, and a
+    # copy from PostgreSQL to SQLite would differ there.
+    numbers = [server.create("task", ann["token"],
+                             {"title": f"number {value!r}", "estimate": value})
+               for value in (1e300, -2.5, 123456789012345.0, 3, 2.0 ** -1074, 1 / 3, 1e-7)]
+    empty = server.create("task", bob["token"], {"title": "no other fields"})
+    changed = server.create("task", bob["token"], {"title": "before", "done": False})
+    response = server.patch(f"/api/1.1/obj/task/{changed}", bob["token"],
+                            json={"title": "after", "tags": ["x"]})
+    assert response.status_code == 204, describe(response)
+    bulk = []
+    for start in range(0, BULK_TASKS, 550):
+        count = min(550, BULK_TASKS - start)
+        bulk += bulk_create(server, bob["token"],
+                            [{"title": f"bulk {start + i}", "estimate": start + i}
+                             for i in range(count)])
+
+    admin = server.admin_token("export-test")
+    # Using the token records its last use, which the copy must keep.
+    assert server.get("/api/1.1/obj/task", admin).status_code == 200
+    # The shared admin token that the comparisons use must exist before the export, too.
+    assert server.get("/api/1.1/obj/user", server.admin).status_code == 200
+    return {"users": [ann, bob, eve], "admin": admin,
+            "tasks": [full, empty, changed, *numbers, *bulk]}
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    froth = Froth(todo_app(), tmp_path_factory.mktemp("export-source"))
+    froth.start()
+    froth.data = populate(froth)
+    yield froth
+    stop_and_check(froth)
+
+
+def export(server, path):
+    result = run_cli("export", "--app", todo_app(), "--db", server.db_url, "--out", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "", "export --out wrote to standard output"
+    return result
+
+
+def import_dump(db_url, path, *extra):
+    return run_cli("import", "--app", todo_app(), "--db", db_url, "--in", str(path), *extra)
+
+
+def dump_secrets(path):
+    """Return every password hash and token hash in a dump."""
+    found = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "password_hash" in record:
+            found.append(record["password_hash"])
+        for key in ("session", "admin_token"):
+            if key in record:
+                found.append(record[key]["token_hash"])
+    return found
+
+
+def assert_no_secrets(result, server, path):
+    output = result.stdout + result.stderr
+    leaked = [s for s in dump_secrets(path) + server.secrets if s and s in output]
+    assert not leaked, f"{len(leaked)} hash(es) or secret(s) appear in the CLI output"
+
+
+def all_pages(server, type_name, token):
+    """Return the raw text of every search page of a type, in order."""
+    pages = []
+    cursor = 0
+    while True:
+        response = server.get(f"/api/1.1/obj/{type_name}", token,
+                              params={"cursor": cursor, "limit": PAGE})
+        assert response.status_code == 200, describe(response)
+        pages.append(response.text)
+        body = response.json()["response"]
+        if body["remaining"] == 0:
+            return pages
+        cursor += body["count"]
+
+
+def assert_same_data(source, copy, data):
+    """The copy serves every thing byte for byte as the source does, to an admin."""
+    for type_name in ("user", "task"):
+        assert all_pages(copy, type_name, copy.admin) == \
+            all_pages(source, type_name, source.admin), f"{type_name} searches differ"
+    for task_id in data["tasks"][:12]:
+        path = f"/api/1.1/obj/task/{task_id}"
+        assert copy.get(path, copy.admin).text == source.get(path, source.admin).text, task_id
+    for user in data["users"]:
+        path = f"/api/1.1/obj/user/{user['id']}"
+        assert copy.get(path, copy.admin).text == source.get(path, source.admin).text
+
+
+def assert_credentials_work(source, copy, data):
+    """Old passwords, user tokens and the admin token work on the copy; a revoked one does not."""
+    ann, bob, eve = data["users"]
+    for user in data["users"]:
+        response = copy.login(user["email"], user["password"])
+        assert response.status_code == 200, describe(response)
+        assert response.json()["response"]["user_id"] == user["id"]
+    for token in (ann["token"], ann["short_token"], bob["token"]):
+        mine = copy.get("/api/1.1/obj/task", token, params={"limit": PAGE})
+        assert mine.status_code == 200, describe(mine)
+        assert mine.text == source.get("/api/1.1/obj/task", token, params={"limit": PAGE}).text
+    copy.plant(eve["revoked_token"])
+    assert_unauthorized(copy.get("/api/1.1/obj/task", eve["revoked_token"]))
+    response = copy.get(f"/api/1.1/obj/task/{data['tasks'][0]}", data["admin"])
+    assert response.status_code == 200, describe(response)
+
+
+def copy_and_check(source, target_url, work_dir):
+    """Export source, import into target_url, serve it and compare. Returns the dump's path."""
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    dump = Path(work_dir) / "dump.ndjson"
+    exported = export(source, dump)
+    assert_no_secrets(exported, source, dump)
+    assert f"Task: {len(source.data['tasks'])}" in exported.stderr, exported.stderr
+    assert "User: 3" in exported.stderr, exported.stderr
+    assert "admin tokens: 2" in exported.stderr, exported.stderr
+
+    imported = import_dump(target_url, dump)
+    assert imported.returncode == 0, imported.stderr
+    assert_no_secrets(imported, source, dump)
+    assert f"Task: {len(source.data['tasks'])}" in imported.stderr, imported.stderr
+    assert "sessions: 5" in imported.stderr, imported.stderr
+
+    copy = start_on(target_url, work_dir)
+    copy.secrets = list(source.secrets)
+    copy._admin = source.admin
+    try:
+        assert_same_data(source, copy, source.data)
+        assert_credentials_work(source, copy, source.data)
+    finally:
+        stop_and_check(copy)
+    return dump
+
+
+def export_lines(db_url, path):
+    result = run_cli("export", "--app", todo_app(), "--db", db_url, "--out", str(path))
+    assert result.returncode == 0, result.stderr
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def things_of(lines):
+    return [line for line in lines if line.startswith('{"type":')]
+
+
+def test_copy_to_fresh_store(source, tmp_path):
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("copy")
+    try:
+        dump = copy_and_check(source, target, tmp_path)
+
+        # Exporting the copy gives the same things. Its sessions and admin tokens differ by now,
+        # because the checks logged in and used the tokens.
+        before = export_lines(target, tmp_path / "before.ndjson")
+        assert things_of(before) == things_of(dump.read_text().splitlines())
+
+        refused = import_dump(target, dump)
+        assert refused.returncode == 1, refused.stderr
+        assert "already holds things" in refused.stderr, refused.stderr
+        assert "--force" in refused.stderr, refused.stderr
+
+        forced = import_dump(target, dump, "--force")
+        assert forced.returncode == 1, forced.stderr
+        assert "line 2:" in forced.stderr, forced.stderr
+        assert "already exists" in forced.stderr, forced.stderr
+        assert_no_secrets(forced, source, dump)
+
+        # Neither attempt changed anything.
+        assert export_lines(target, tmp_path / "after.ndjson")[1:] == before[1:]
+    finally:
+        holder.drop_stores()
+
+
+def test_copy_to_other_store(source, tmp_path):
+    """PostgreSQL to SQLite, and SQLite to PostgreSQL, with the test cluster."""
+    if store_kind() != "postgres":
+        pytest.skip("needs the PostgreSQL test cluster (FROTH_TEST_STORE=postgres)")
+    copy_and_check(source, f"sqlite:{tmp_path / 'from-pg.db'}", tmp_path / "to-sqlite")
+
+    (tmp_path / "sqlite-source").mkdir()
+    sqlite_source = Froth(todo_app(), tmp_path / "sqlite-source")
+    sqlite_source.db_url = f"sqlite:{tmp_path / 'sqlite-source.db'}"
+    sqlite_source.start()
+    holder = Froth(todo_app(), tmp_path)
+    try:
+        sqlite_source.data = populate(sqlite_source)
+        copy_and_check(sqlite_source, holder.extra_store("from_sqlite"), tmp_path / "to-pg")
+    finally:
+        stop_and_check(sqlite_source)
+        holder.drop_stores()
+
+
+# ---- Malformed dumps -------------------------------------------------------------------------
+
+HEADER = '{"froth_export":1,"app":"todo","exported_at":"2024-01-01T00:00:00.000Z"}'
+TASK = ('{"type":"Task","values":{"_id":"1700000000000x1","Created Date":1700000000000,'
+        '"Modified Date":1700000000000,"title":"ok"}}')
+END = '{"froth_export_end":{"things":1,"sessions":0,"admin_tokens":0}}'
+
+
+def write_dump(path, lines):
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def assert_database_empty(db_url, tmp_path):
+    lines = export_lines(db_url, tmp_path / "check.ndjson")
+    assert len(lines) == 2, lines[:3]
+    assert json.loads(lines[1]) == {"froth_export_end": {"things": 0, "sessions": 0,
+                                                         "admin_tokens": 0}}
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([HEADER, TASK, '{"type":"Task","values":{', END], "line 3: invalid JSON"),
+    ([HEADER, TASK, TASK.replace('"Task"', '"Project"'), END], 'line 3: unknown type "Project"'),
+    ([HEADER, TASK.replace('"title"', '"titel"'), END], 'line 2: type "Task" has no field "titel"'),
+    ([HEADER, TASK.replace('"ok"', '7'), END], 'line 2: field "title" of Task: expected a string'),
+    ([HEADER, TASK.replace('"title":"ok"', '"tags":"a"'), END], 'line 2: field "tags"'),
+    ([HEADER, TASK, '{"sesion":{}}', END], "line 3: unknown record"),
+    ([HEADER, TASK], "without its closing line"),
+    ([HEADER, TASK, END.replace('"things":1', '"things":2')], "line 3: the closing line counts"),
+    ([TASK, END], "line 1: expected the header"),
+    ([HEADER, TASK, END, TASK], "line 4: more data after the closing line"),
+    ([HEADER, TASK, TASK, END.replace('"things":1', '"things":2')],
+     'line 3: Task "1700000000000x1" already exists'),
+    ([HEADER, '{"session":{"id":"s1"}}', END], "line 2: a session needs"),
+], ids=["bad-json", "unknown-type", "unknown-field", "wrong-kind", "list-not-array",
+        "unknown-record", "no-closing-line", "wrong-count", "no-header", "after-end",
+        "duplicate-id", "short-session"])
+def test_malformed_dump_rejected(tmp_path, lines, message):
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("bad")
+    try:
+        result = import_dump(target, write_dump(tmp_path / "bad.ndjson", lines))
+        assert result.returncode == 1, result.stderr
+        assert message in result.stderr, result.stderr
+        assert "nothing was imported" in result.stderr, result.stderr
+        assert_database_empty(target, tmp_path)
+    finally:
+        holder.drop_stores()
+
+
+def test_invalid_json_message_quotes_nothing(tmp_path):
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("quote")
+    try:
+        hidden = f"$argon2id$v=19${uuid.uuid4().hex}"
+        user = '{"type":"User","values":{},"password_hash":"' + hidden + '\\q"}'
+        result = import_dump(target, write_dump(tmp_path / "bad.ndjson", [HEADER, user, END]))
+        assert result.returncode == 1, result.stderr
+        assert "line 2: invalid JSON at column" in result.stderr, result.stderr
+        assert hidden[-12:] not in result.stderr, "the message quotes the password hash"
+    finally:
+        holder.drop_stores()
+
+
+def test_dump_from_other_app_warns(tmp_path):
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("other")
+    try:
+        lines = [HEADER.replace('"todo"', '"shop"'), TASK, END]
+        dump = write_dump(tmp_path / "other.ndjson", lines)
+        result = import_dump(target, dump)
+        assert result.returncode == 0, result.stderr
+        assert 'exported from app "shop", not "todo"' in result.stderr, result.stderr
+        assert "Task: 1" in result.stderr, result.stderr
+    finally:
+        holder.drop_stores()
+
+
+def test_export_of_missing_sqlite_file_fails(tmp_path):
+    missing = tmp_path / "absent.db"
+    result = run_cli("export", "--app", todo_app(), "--db", f"sqlite:{missing}",
+                     "--out", str(tmp_path / "dump.ndjson"))
+    assert result.returncode == 1, result.stderr
+    assert "does not exist" in result.stderr, result.stderr
+    assert not missing.exists()
+    assert not (tmp_path / "dump.ndjson").exists()
+
+
+def test_export_help_and_bad_flag():
+    result = run_cli("export", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--out FILE" in result.stdout, result.stdout
+    result = run_cli("import", "--help")
+    assert result.returncode == 0, result.stderr
+    assert "--force" in result.stdout, result.stdout
+    result = run_cli("export", "--force")
+    assert result.returncode == 2, result.stderr
+    result = run_cli("import", f"extra-{uuid.uuid4().hex[:4]}")
+    assert result.returncode == 2, result.stderr
+    assert "unexpected argument" in result.stderr, result.stderr
