@@ -45,6 +45,9 @@ typedef struct {
     unsigned scheduler_poll_ms;
 } options_t;
 
+/* Connections each store keeps open at most; set by --db-pool before the first open. */
+static unsigned db_pool_size;
+
 static const char *env_or(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
@@ -101,6 +104,8 @@ static void usage_serve(FILE *f)
           "  --public-url BASE   http(s) URL that file URLs start with, such as\n"
           "                      https://api.example.com (env FROTH_PUBLIC_URL; default\n"
           "                      //<the request's Host header>)\n"
+          "  --db-pool N         database connections per store at most (env FROTH_DB_POOL;\n"
+          "                      default 8)\n"
           "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
           "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
           "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
@@ -160,7 +165,7 @@ static void usage_admin_token(FILE *f)
 enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
     OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
-    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL,
+    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL, OPT_DB_POOL,
     OPT_FILES_DIR, OPT_MAX_FILE_BYTES, OPT_PUBLIC_URL,
 };
 
@@ -176,6 +181,7 @@ static const struct option long_options[] = {
     {"signup-limit", required_argument, NULL, OPT_SIGNUP_LIMIT},
     {"lockout-after", required_argument, NULL, OPT_LOCKOUT_AFTER},
     {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
+    {"db-pool", required_argument, NULL, OPT_DB_POOL},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -277,6 +283,13 @@ static bool apply_option(options_t *o, int opt, const char *value)
         else
             o->throttle.failures_before_lock = (int64_t)v;
         return true;
+    case OPT_DB_POOL:
+        if (!set_uint("pool size", value, 1000, &v) || v == 0) {
+            fprintf(stderr, "froth: --db-pool must be from 1 to 1000\n");
+            return false;
+        }
+        db_pool_size = (unsigned)v;
+        return true;
     case OPT_SCHEDULER_POLL:
         if (!set_uint("scheduler poll interval", value, 60000, &v) || v < 10) {
             fprintf(stderr, "froth: --scheduler-poll-ms must be from 10 to 60000\n");
@@ -316,6 +329,7 @@ static bool load_env(options_t *o)
         {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
         {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
         {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER}, {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
+        {"FROTH_DB_POOL", OPT_DB_POOL},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -412,7 +426,7 @@ static void print_schema_ok(const char *url)
 static int open_store(const char *url, store_t **store)
 {
     char msg[512] = "";
-    store_options_t so = {0};
+    store_options_t so = {.pool_size = db_pool_size};
     err_t err = store_open(url, &so, store, msg, sizeof(msg));
     if (err != ERR_OK) {
         char shown[512];
