@@ -126,6 +126,10 @@ void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, 
 void api__data_delete(api_call_t *call, const app_type_t *type, const char *id);
 void api__workflow(api_call_t *call, const char *name);
 void api__meta(api_call_t *call);
+void api__sessions(api_call_t *call, const char *id);
+
+/* Authenticates the caller, replying 401 (or the failure) and returning false when that fails. */
+bool api__authenticate_or_reply(api_call_t *call);
 void api__swagger(api_call_t *call);
 
 #endif

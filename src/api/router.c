@@ -110,7 +110,7 @@ err_t api__authenticate(api_call_t *call)
     return ERR_OK;
 }
 
-static bool authenticate_or_reply(api_call_t *call)
+bool api__authenticate_or_reply(api_call_t *call)
 {
     const err_t err = api__authenticate(call);
     if (err == ERR_EXPIRED) {
@@ -183,7 +183,7 @@ static void route_obj(api_call_t *call, const path_t *path, size_t at)
 
 static void route_api(api_call_t *call, const path_t *path, size_t at)
 {
-    if (!authenticate_or_reply(call))
+    if (!api__authenticate_or_reply(call))
         return;
     if (path->nseg > at && strcmp(path->seg[at], "obj") == 0) {
         route_obj(call, path, at + 1);
@@ -278,6 +278,16 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
     }
     if (path.nseg == 2 && strcmp(path.seg[0], "_froth") == 0 && strcmp(path.seg[1], "health") == 0) {
         health(&call);
+        return;
+    }
+    if ((path.nseg == 2 || path.nseg == 3) && strcmp(path.seg[0], "_froth") == 0 &&
+        strcmp(path.seg[1], "sessions") == 0) {
+        if (store_acquire(call.store, &call.conn) != ERR_OK) {
+            api__reply_failure(&call, ERR_STORE, "acquire store connection");
+            return;
+        }
+        api__sessions(&call, path.nseg == 3 ? path.seg[2] : NULL);
+        store_release(call.conn);
         return;
     }
 

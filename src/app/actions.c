@@ -26,6 +26,8 @@ static const action_spec_t specs[] = {
     {"return_data", ACT_RETURN_DATA, {"data", NULL}},
     {"schedule_workflow", ACT_SCHEDULE_WORKFLOW, {"workflow", "at", "parameters", NULL}},
     {"cancel_scheduled", ACT_CANCEL_SCHEDULED, {"id", NULL}},
+    {"log_out_other_sessions", ACT_LOG_OUT_OTHER_SESSIONS, {NULL}},
+    {"change_password", ACT_CHANGE_PASSWORD, {"password", "current_password", NULL}},
 };
 
 /* State shared by the actions of one workflow while they are read. */
@@ -404,6 +406,12 @@ static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act
         return true;
     case ACT_CANCEL_SCHEDULED:
         act->job_id = read_expr(ctx, def, "id", APP__WANT_TEXT, true);
+        return true;
+    case ACT_LOG_OUT_OTHER_SESSIONS:
+        return true;
+    case ACT_CHANGE_PASSWORD:
+        act->password = read_expr(ctx, def, "password", APP__WANT_TEXT, true);
+        act->current_password = read_expr(ctx, def, "current_password", APP__WANT_TEXT, false);
         return true;
     }
     return false;

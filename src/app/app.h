@@ -114,6 +114,8 @@ typedef enum {
     ACT_RETURN_DATA,
     ACT_SCHEDULE_WORKFLOW,
     ACT_CANCEL_SCHEDULED,
+    ACT_LOG_OUT_OTHER_SESSIONS,
+    ACT_CHANGE_PASSWORD,
 } app_action_kind_t;
 
 /* A key bound to an expression: a field to set (field >= 0) or a key of returned data. */
@@ -131,6 +133,7 @@ typedef struct {
     struct expr *password;
     struct expr *stay_logged_in; /* yes/no; NULL = no */
     struct expr *two_factor_code;
+    struct expr *current_password; /* change_password: checked when given */
     /* create_thing: the type; make_changes and delete_thing: the thing expression and its type.
      * type is -1 for the other kinds. */
     int type;

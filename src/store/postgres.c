@@ -663,6 +663,8 @@ const store__dialect_t store__pg_dialect = {
     .admin_token_revoke = store__pg_admin_token_revoke, .events_start = store__pg_events_start, \
     .events_stop = store__pg_events_stop, .events_current = store__pg_events_current,          \
     .counter_hit = store__pg_counter_hit, .counter_clear = store__pg_counter_clear,            \
+    .session_revoke_user = store__pg_session_revoke_user,                                      \
+    .session_list = store__pg_session_list, .session_revoke_id = store__pg_session_revoke_id,  \
     .job_insert = store__pg_job_insert, .job_cancel = store__pg_job_cancel,                    \
     .job_claim = store__pg_job_claim, .job_finish = store__pg_job_finish
 

@@ -120,6 +120,13 @@ bool store__pg_events_current(store_t *store);
 err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
                             int64_t delta, int64_t *count, int64_t *window_end_ms);
 err_t store__pg_counter_clear(store_t *store, const char *key);
+/* Sessions of one user (postgres_sessions.c). */
+err_t store__pg_session_revoke_user(store_conn_t *conn, const char *user_id,
+                                    const unsigned char *keep, size_t *count);
+err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms,
+                             arena_t *arena, store_session_t **out, size_t *count);
+err_t store__pg_session_revoke_id(store_conn_t *conn, const char *user_id, const char *id);
+
 /* Scheduled runs (postgres_jobs.c). */
 err_t store__pg_job_insert(store_conn_t *conn, const store_job_t *job);
 err_t store__pg_job_cancel(store_conn_t *conn, const char *id);

@@ -110,6 +110,13 @@ err_t store__sqlite_export_admin_tokens(store_conn_t *conn, const char *after_la
                                         unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                         size_t *count);
 
+/* Sessions of one user (sqlite_sessions.c). */
+err_t store__sqlite_session_revoke_user(store_conn_t *conn, const char *user_id,
+                                        const unsigned char *keep, size_t *count);
+err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms,
+                                 arena_t *arena, store_session_t **out, size_t *count);
+err_t store__sqlite_session_revoke_id(store_conn_t *conn, const char *user_id, const char *id);
+
 /* Scheduled runs (sqlite_jobs.c). */
 err_t store__sqlite_job_insert(store_conn_t *conn, const store_job_t *job);
 err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id);

@@ -867,3 +867,28 @@ err_t store_job_finish(store_conn_t *conn, const char *id, const char *status, i
         return ERR_INVALID;
     return conn->store->backend->job_finish(conn, id, status, now_ms);
 }
+
+/* ---- Sessions of one user ----------------------------------------------------------------- */
+
+err_t store_session_revoke_user(store_conn_t *conn, const char *user_id,
+                                const unsigned char *keep, size_t *count)
+{
+    if (conn == NULL || user_id == NULL || count == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->session_revoke_user(conn, user_id, keep, count);
+}
+
+err_t store_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms, arena_t *arena,
+                         store_session_t **out, size_t *count)
+{
+    if (conn == NULL || user_id == NULL || arena == NULL || out == NULL || count == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->session_list(conn, user_id, now_ms, arena, out, count);
+}
+
+err_t store_session_revoke_id(store_conn_t *conn, const char *user_id, const char *id)
+{
+    if (conn == NULL || user_id == NULL || id == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->session_revoke_id(conn, user_id, id);
+}

@@ -272,6 +272,21 @@ err_t store_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t
 /* Deletes a counter (for example after a successful login). */
 err_t store_counter_clear(store_t *store, const char *key) WARN_UNUSED;
 
+/* Revokes every session of user_id except the one whose token hash is keep (NULL keeps none),
+ * publishing a revocation event for each. Sets *count to the number revoked. */
+err_t store_session_revoke_user(store_conn_t *conn, const char *user_id,
+                                const unsigned char *keep, size_t *count) WARN_UNUSED;
+
+/* Lists the user's sessions that are neither revoked nor past their absolute expiry at now_ms,
+ * most recently used first, at most 100. Memory comes from arena. */
+err_t store_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms, arena_t *arena,
+                         store_session_t **out, size_t *count) WARN_UNUSED;
+
+/* Revokes the session with this public id when it belongs to user_id, publishing an event.
+ * ERR_NOT_FOUND otherwise (also for another user's session, which must not be told apart). */
+err_t store_session_revoke_id(store_conn_t *conn, const char *user_id,
+                              const char *id) WARN_UNUSED;
+
 /* ---- Admin tokens ----------------------------------------------------------------------- */
 
 typedef struct {

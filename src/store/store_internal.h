@@ -96,6 +96,13 @@ typedef struct store__backend {
                          int64_t delta, int64_t *count, int64_t *window_end_ms);
     err_t (*counter_clear)(store_t *store, const char *key);
 
+    /* Sessions of one user (store_session_revoke_user, _list, _revoke_id). */
+    err_t (*session_revoke_user)(store_conn_t *conn, const char *user_id,
+                                 const unsigned char *keep, size_t *count);
+    err_t (*session_list)(store_conn_t *conn, const char *user_id, int64_t now_ms,
+                          arena_t *arena, store_session_t **out, size_t *count);
+    err_t (*session_revoke_id)(store_conn_t *conn, const char *user_id, const char *id);
+
     /* Scheduled workflow runs (store_job_*). */
     err_t (*job_insert)(store_conn_t *conn, const store_job_t *job);
     err_t (*job_cancel)(store_conn_t *conn, const char *id);

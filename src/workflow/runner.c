@@ -449,6 +449,97 @@ static err_t do_cancel(run_t *r, const app_action_t *a)
     return err == ERR_NOT_FOUND ? ERR_OK : err;
 }
 
+/* Revokes every session of the Current User but the one this request came with. */
+static err_t do_log_out_others(run_t *r)
+{
+    if (r->user_id == NULL)
+        return ERR_OK;
+    const auth_caller_t *caller = r->ctx->caller;
+    const bool same_user = caller->kind == CALLER_USER && strcmp(caller->user_id, r->user_id) == 0;
+    size_t n = 0;
+    err_t err = store_session_revoke_user(r->ctx->conn, r->user_id,
+                                          same_user ? caller->token_hash : NULL, &n);
+    if (err == ERR_OK)
+        LOG_INFO("other sessions logged out", "sessions=%zu", n);
+    return err;
+}
+
+/* Checks the Current User's password; false when it does not match or the user has none. */
+static err_t check_current_password(run_t *r, const char *password, size_t n, bool *ok)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    store_row_t row;
+    *ok = false;
+    err_t err = store_get(r->ctx->conn, users, r->user_id, NULL, r->ctx->arena, &row);
+    if (err != ERR_OK)
+        return err == ERR_NOT_FOUND ? ERR_OK : err;
+    const value_t email = row.values[5];
+    char norm[256], *id = NULL, *hash = NULL;
+    if (email.kind != VAL_TEXT || auth_email_normalize(email.u.s.p, email.u.s.n, norm,
+                                                       sizeof(norm)) != ERR_OK)
+        return ERR_OK;
+    /* Guessing the current password through this action counts towards the account lockout,
+     * like guessing it at login. */
+    store_t *store = store_of(r->ctx->conn);
+    int64_t retry_after;
+    err = auth_throttle_account_check(store, norm, r->ctx->now_ms, &retry_after);
+    if (err == ERR_DENIED)
+        return ERR_OK;
+    if (err != ERR_OK)
+        return err;
+    err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash);
+    if (err != ERR_OK)
+        return err == ERR_NOT_FOUND ? ERR_OK : err;
+    err = auth_password_verify(hash, password, n, ok);
+    if (err == ERR_OK && !*ok)
+        auth_throttle_account_failed(store, norm, r->ctx->now_ms);
+    return err;
+}
+
+/* Sets the Current User's password and revokes their other sessions, so whoever knew the old
+ * password is logged out everywhere but here. */
+static err_t do_change_password(run_t *r, const app_action_t *a)
+{
+    if (r->user_id == NULL) {
+        fail(r, 400, "ERROR", "No user is logged in");
+        return ERR_OK;
+    }
+    const char *password;
+    size_t n;
+    err_t err = eval_text(r, a->password, &password, &n);
+    if (err != ERR_OK)
+        return err;
+    if (n == 0 || n > AUTH_PASSWORD_MAX) {
+        fail(r, 400, "INVALID_PASSWORD", "The password must be between 1 and 4096 bytes");
+        return ERR_OK;
+    }
+    if (a->current_password != NULL) {
+        const char *current;
+        size_t current_n;
+        bool ok = false;
+        err = eval_text(r, a->current_password, &current, &current_n);
+        if (err == ERR_OK)
+            err = check_current_password(r, current, current_n, &ok);
+        if (err != ERR_OK)
+            return err;
+        if (!ok) {
+            fail(r, 400, "INVALID_LOGIN_CREDENTIALS", "The current password is not correct");
+            return ERR_OK;
+        }
+    }
+    char hash[AUTH_HASH_SIZE];
+    err = auth_password_hash(password, n, hash);
+    if (err != ERR_OK)
+        return err;
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    err = store_user_set_password(r->ctx->conn, users, r->user_id, hash);
+    sodium_memzero(hash, sizeof(hash));
+    if (err != ERR_OK)
+        return err;
+    LOG_INFO("password changed", "%s", "");
+    return do_log_out_others(r);
+}
+
 static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
 {
     switch (a->kind) {
@@ -470,6 +561,10 @@ static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
         return do_schedule(r, a, result);
     case ACT_CANCEL_SCHEDULED:
         return do_cancel(r, a);
+    case ACT_LOG_OUT_OTHER_SESSIONS:
+        return do_log_out_others(r);
+    case ACT_CHANGE_PASSWORD:
+        return do_change_password(r, a);
     }
     return ERR_INTERNAL;
 }

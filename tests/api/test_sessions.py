@@ -1,0 +1,96 @@
+"""Sessions beyond Bubble: listing and revoking one's own sessions, logging out the others, and
+changing the password, which logs out every other session."""
+
+import pytest
+
+from conftest import APPS_DIR, Froth, assert_envelope, assert_unauthorized, stop_and_check
+
+
+@pytest.fixture(scope="module")
+def sessions(tmp_path_factory):
+    froth = Froth(APPS_DIR / "sessions.json", tmp_path_factory.mktemp("sessions"))
+    froth.start()
+    yield froth
+    stop_and_check(froth)
+
+
+def user_with_tokens(server, count):
+    user = server.user("sam")
+    tokens = [user["token"]]
+    for _ in range(count - 1):
+        response = server.login(user["email"], user["password"])
+        assert response.status_code == 200, response.text
+        tokens.append(response.json()["response"]["token"])
+    return user, tokens
+
+
+def works(server, token):
+    return server.get("/api/1.1/obj/user", token).status_code == 200
+
+
+def list_sessions(server, token):
+    response = server.get("/_froth/sessions", token)
+    assert response.status_code == 200, response.text
+    return response.json()["sessions"]
+
+
+def test_list_shows_sessions_without_tokens(sessions):
+    user, tokens = user_with_tokens(sessions, 3)
+    listed = list_sessions(sessions, tokens[0])
+    assert len(listed) == 3
+    assert sum(1 for s in listed if s["current"]) == 1
+    response = sessions.get("/_froth/sessions", tokens[0])
+    for token in tokens:
+        assert token not in response.text
+    assert set(listed[0]) == {"id", "created", "last_used", "expires", "two_factor", "current"}
+
+
+def test_revoke_one_session(sessions):
+    user, tokens = user_with_tokens(sessions, 2)
+    other = [s for s in list_sessions(sessions, tokens[0]) if not s["current"]][0]
+    response = sessions.delete(f"/_froth/sessions/{other['id']}", tokens[0])
+    assert response.status_code == 204
+    assert not works(sessions, tokens[1])
+    assert works(sessions, tokens[0])
+    assert len(list_sessions(sessions, tokens[0])) == 1
+
+
+def test_cannot_revoke_someone_elses_session(sessions):
+    alice, alice_tokens = user_with_tokens(sessions, 1)
+    bob, bob_tokens = user_with_tokens(sessions, 1)
+    bobs = list_sessions(sessions, bob_tokens[0])[0]
+    response = sessions.delete(f"/_froth/sessions/{bobs['id']}", alice_tokens[0])
+    assert_envelope(response, 404, "NOT_FOUND")
+    assert works(sessions, bob_tokens[0])
+
+
+def test_sessions_api_needs_user_token(sessions):
+    assert_unauthorized(sessions.get("/_froth/sessions", sessions.admin))
+    assert_unauthorized(sessions.get("/_froth/sessions"))
+
+
+def test_log_out_other_sessions_keeps_caller(sessions):
+    user, tokens = user_with_tokens(sessions, 3)
+    response = sessions.post("/api/1.1/wf/logout-others", tokens[0], json={})
+    assert response.status_code == 200
+    assert works(sessions, tokens[0])
+    assert not works(sessions, tokens[1])
+    assert not works(sessions, tokens[2])
+
+
+def test_change_password_logs_out_others(sessions):
+    user, tokens = user_with_tokens(sessions, 2)
+    new_password = sessions.plant(user["password"] + "-new")
+    wrong = sessions.post("/api/1.1/wf/change-password", tokens[0],
+                          json={"current": "not-the-password", "new": new_password})
+    assert_envelope(wrong, 400, "INVALID_LOGIN_CREDENTIALS")
+    assert works(sessions, tokens[1])
+    changed = sessions.post("/api/1.1/wf/change-password", tokens[0],
+                            json={"current": user["password"], "new": new_password})
+    assert changed.status_code == 200, changed.text
+    assert works(sessions, tokens[0])
+    assert not works(sessions, tokens[1])
+    old = sessions.post("/api/1.1/wf/login", json={"email": user["email"],
+                                                   "password": user["password"]})
+    assert old.status_code == 400
+    assert sessions.login(user["email"], new_password).status_code == 200
