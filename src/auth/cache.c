@@ -1,8 +1,9 @@
 /* Sharded open-addressing table of credentials keyed by token hash.
  *
  * Token hashes are uniformly random, so their first bytes pick the shard and the slot with no
- * further hashing. Deletions leave tombstones; a shard that fills up is cleared wholesale rather
- * than evicting one entry at a time, which keeps the code small and only costs database reads.
+ * further hashing. Deletions leave tombstones. A shard that fills up is cleared wholesale rather
+ * than evicting one entry at a time, because that keeps the code small and only costs database
+ * reads.
  */
 #include "auth/cache.h"
 

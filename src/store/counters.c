@@ -2,7 +2,7 @@
  *
  * A SQLite file is served by one froth process, so keeping throttling counters in memory is
  * exact, and it keeps counter updates out of the write lock that a request's own transaction may
- * be holding. Counters are lost on restart, which only forgets throttling history.
+ * be holding. A restart loses the counters, which resets throttling and nothing else.
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * Every node LISTENs on one channel on a connection of its own. Revocations publish an event in
  * the same transaction as the change (pg_notify is delivered at commit), so caches on every node
  * learn of it. A node cannot tell a quiet channel from a dead one, so the listener also publishes
- * a "ping" of its own every PING_MS and waits for it to come back: PostgreSQL delivers
+ * a "ping" of its own every PING_MS and waits for it to come back. PostgreSQL delivers
  * notifications in commit order, so the return of a ping sent at time t proves that every event
  * committed before t has been delivered. store_events_current is true only within TRUST_MS of the
  * send time of the newest returned ping, which bounds how stale a cache can be when the listener
@@ -37,7 +37,7 @@ struct store__pg_events {
     pthread_t thread;
     atomic_bool stop;
     _Atomic int64_t current_until_ms; /* monotonic ms; 0 = not current */
-    uint64_t nonce;                   /* tells this node's pings from other nodes' */
+    uint64_t nonce;                   /* distinguishes this node's pings from other nodes' */
     int64_t sent_ms[PINGS_REMEMBERED];
 };
 

@@ -1,8 +1,8 @@
 /* The scheduler: a thread that runs scheduled workflows when they are due.
  *
- * Runs wait in the store, so they survive restarts. Every node polls; the store hands each due run
- * to exactly one node with a lease, and a node that stops mid-run leaves a lease that ends, after
- * which another node runs it again. A run is therefore started at least once and, unless a node
+ * Runs wait in the store, so they survive restarts. Every node polls, and the store hands each due
+ * run to exactly one node with a lease. When a node stops mid-run, its lease ends and another node
+ * runs the run again. A run is therefore started at least once and, unless a node
  * dies in the middle of it, exactly once.
  */
 #include "workflow/workflow.h"
