@@ -28,6 +28,12 @@ static const action_spec_t specs[] = {
     {"cancel_scheduled", ACT_CANCEL_SCHEDULED, {"id", NULL}},
     {"log_out_other_sessions", ACT_LOG_OUT_OTHER_SESSIONS, {NULL}},
     {"change_password", ACT_CHANGE_PASSWORD, {"password", "current_password", NULL}},
+    {"send_password_reset", ACT_SEND_PASSWORD_RESET, {"email", "link", NULL}},
+    {"reset_password", ACT_RESET_PASSWORD, {"token", "password", NULL}},
+    {"enable_2fa_start", ACT_ENABLE_2FA_START, {"password", NULL}},
+    {"enable_2fa_confirm", ACT_ENABLE_2FA_CONFIRM, {"code", NULL}},
+    {"disable_2fa", ACT_DISABLE_2FA, {"password", "code", NULL}},
+    {"regenerate_recovery_codes", ACT_REGENERATE_RECOVERY_CODES, {"code", NULL}},
 };
 
 /* State shared by the actions of one workflow while they are read. */
@@ -359,6 +365,20 @@ static void read_schedule(actions_ctx_t *ctx, const json_t *def, app_action_t *a
     }
 }
 
+/* The 2FA actions: the password where the action checks it, the code in two_factor_code. All but
+ * disable_2fa yield text: the otpauth:// URI, or the new recovery codes. */
+static void read_two_factor(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
+{
+    if (act->kind == ACT_ENABLE_2FA_START || act->kind == ACT_DISABLE_2FA)
+        act->password = read_expr(ctx, def, "password", APP__WANT_TEXT, true);
+    if (act->kind != ACT_ENABLE_2FA_START)
+        act->two_factor_code = read_expr(ctx, def, "code", APP__WANT_TEXT, true);
+    if (act->kind != ACT_DISABLE_2FA) {
+        act->has_result = true;
+        act->result = (app_vtype_t){.kind = FK_TEXT, .ref_type = -1, .option_set = -1};
+    }
+}
+
 /* Reads the inputs of one action of a known kind. Returns false when the action has no usable
  * target, so later references to its result are not reported a second time. */
 static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
@@ -412,6 +432,23 @@ static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act
     case ACT_CHANGE_PASSWORD:
         act->password = read_expr(ctx, def, "password", APP__WANT_TEXT, true);
         act->current_password = read_expr(ctx, def, "current_password", APP__WANT_TEXT, false);
+        return true;
+    case ACT_SEND_PASSWORD_RESET:
+        act->email = read_expr(ctx, def, "email", APP__WANT_TEXT, true);
+        act->link = read_expr(ctx, def, "link", APP__WANT_TEXT, false);
+        return true;
+    case ACT_RESET_PASSWORD:
+        act->reset_token = read_expr(ctx, def, "token", APP__WANT_TEXT, true);
+        act->password = read_expr(ctx, def, "password", APP__WANT_TEXT, true);
+        act->has_result = true;
+        act->result.kind = FK_THING;
+        act->result.ref_type = ctx->ld->app->user_type;
+        return true;
+    case ACT_ENABLE_2FA_START:
+    case ACT_ENABLE_2FA_CONFIRM:
+    case ACT_DISABLE_2FA:
+    case ACT_REGENERATE_RECOVERY_CODES:
+        read_two_factor(ctx, def, act);
         return true;
     }
     return false;

@@ -116,6 +116,12 @@ typedef enum {
     ACT_CANCEL_SCHEDULED,
     ACT_LOG_OUT_OTHER_SESSIONS,
     ACT_CHANGE_PASSWORD,
+    ACT_SEND_PASSWORD_RESET,
+    ACT_RESET_PASSWORD,
+    ACT_ENABLE_2FA_START,
+    ACT_ENABLE_2FA_CONFIRM,
+    ACT_DISABLE_2FA,
+    ACT_REGENERATE_RECOVERY_CODES,
 } app_action_kind_t;
 
 /* A key bound to an expression: a field to set (field >= 0) or a key of returned data. */
@@ -132,8 +138,10 @@ typedef struct {
     struct expr *email;
     struct expr *password;
     struct expr *stay_logged_in; /* yes/no; NULL = no */
-    struct expr *two_factor_code;
+    struct expr *two_factor_code; /* log_in; also the code of the 2FA actions */
     struct expr *current_password; /* change_password: checked when given */
+    struct expr *link;             /* send_password_reset: the page the email links to */
+    struct expr *reset_token;      /* reset_password */
     /* create_thing: the type; make_changes and delete_thing: the thing expression and its type.
      * type is -1 for the other kinds. */
     int type;

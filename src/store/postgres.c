@@ -665,6 +665,8 @@ const store__dialect_t store__pg_dialect = {
     .counter_hit = store__pg_counter_hit, .counter_clear = store__pg_counter_clear,            \
     .session_revoke_user = store__pg_session_revoke_user,                                      \
     .session_list = store__pg_session_list, .session_revoke_id = store__pg_session_revoke_id,  \
+    .reset_insert = store__pg_reset_insert, .reset_take = store__pg_reset_take,                \
+    .outbox_insert = store__pg_outbox_insert,                                                  \
     .job_insert = store__pg_job_insert, .job_cancel = store__pg_job_cancel,                    \
     .job_claim = store__pg_job_claim, .job_finish = store__pg_job_finish
 
@@ -673,12 +675,19 @@ const store__dialect_t store__pg_dialect = {
     .export_things = store__pg_export_things, .export_sessions = store__pg_export_sessions,   \
     .export_admin_tokens = store__pg_export_admin_tokens
 
+/* Two-factor state (postgres_2fa.c). */
+#define PG_TWO_FACTOR_OPERATIONS                                                               \
+    .two_factor_get = store__pg_two_factor_get, .two_factor_set = store__pg_two_factor_set,   \
+    .two_factor_accept_step = store__pg_two_factor_accept_step,                                \
+    .two_factor_replace_codes = store__pg_two_factor_replace_codes
+
 /* libpq accepts both URI schemes, so both name this backend. */
 const store__backend_t store__postgres_backend = {
     .scheme = "postgres",
     .open = open_postgres,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,
+    PG_TWO_FACTOR_OPERATIONS,
 };
 
 const store__backend_t store__postgresql_backend = {
@@ -686,4 +695,5 @@ const store__backend_t store__postgresql_backend = {
     .open = open_postgresql,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,
+    PG_TWO_FACTOR_OPERATIONS,
 };

@@ -127,6 +127,14 @@ err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t no
                              arena_t *arena, store_session_t **out, size_t *count);
 err_t store__pg_session_revoke_id(store_conn_t *conn, const char *user_id, const char *id);
 
+/* Password resets and the outbox (postgres_resets.c). */
+err_t store__pg_reset_insert(store_conn_t *conn, const unsigned char hash[32],
+                             const char *user_id, int64_t expires_ms);
+err_t store__pg_reset_take(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
+                           char user_id[40]);
+err_t store__pg_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
+                              const char *body, int64_t now_ms);
+
 /* Scheduled runs (postgres_jobs.c). */
 err_t store__pg_job_insert(store_conn_t *conn, const store_job_t *job);
 err_t store__pg_job_cancel(store_conn_t *conn, const char *id);
@@ -151,5 +159,16 @@ err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_h
 err_t store__pg_export_admin_tokens(store_conn_t *conn, const char *after_label, size_t limit,
                                     unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                     size_t *count);
+
+/* Two-factor state (postgres_2fa.c). */
+err_t store__pg_two_factor_get(store_conn_t *conn, const app_type_t *user_type,
+                               const char *user_id, arena_t *arena, store_two_factor_t *out);
+err_t store__pg_two_factor_set(store_conn_t *conn, const app_type_t *user_type,
+                               const char *user_id, const store_two_factor_t *tf);
+err_t store__pg_two_factor_accept_step(store_conn_t *conn, const app_type_t *user_type,
+                                       const char *user_id, int64_t step, bool *accepted);
+err_t store__pg_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
+                                         const char *user_id, const char *expected,
+                                         const char *codes, bool *replaced);
 
 #endif

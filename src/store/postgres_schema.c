@@ -45,6 +45,18 @@ static const char INTERNAL_DDL[] =
     "\"key\" TEXT PRIMARY KEY NOT NULL, "
     "\"window_end\" BIGINT NOT NULL, "
     "\"count\" BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_password_resets\" ("
+    "\"token_hash\" BYTEA PRIMARY KEY NOT NULL, "
+    "\"user_id\" TEXT NOT NULL, "
+    "\"expires\" BIGINT NOT NULL, "
+    "\"used\" BOOLEAN NOT NULL DEFAULT FALSE);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_outbox\" ("
+    "\"id\" BIGSERIAL PRIMARY KEY, "
+    "\"recipient\" TEXT NOT NULL, "
+    "\"subject\" TEXT NOT NULL, "
+    "\"body\" TEXT NOT NULL, "
+    "\"created\" BIGINT NOT NULL, "
+    "\"sent\" BIGINT);"
     "CREATE TABLE IF NOT EXISTS \"_froth_jobs\" ("
     "\"id\" TEXT PRIMARY KEY NOT NULL, "
     "\"workflow\" TEXT NOT NULL, "
@@ -457,7 +469,7 @@ static err_t fill_words(migration_t *m, const app_type_t *type, const app_field_
 }
 
 /* Every field's column, the hidden words column of each text field, and the User type's hidden
- * columns: at most 2 * nfields + 2. */
+ * columns: at most 2 * nfields + 6. */
 static size_t expected_columns(const app_type_t *type, column_t *cols)
 {
     size_t n = 0;
@@ -478,6 +490,10 @@ static size_t expected_columns(const app_type_t *type, column_t *cols)
     if (type->is_user) {
         cols[n++] = (column_t){.name = "_email_norm", .sql_type = "TEXT"};
         cols[n++] = (column_t){.name = "_password_hash", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_totp_secret", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_totp_enabled", .sql_type = "BOOLEAN"};
+        cols[n++] = (column_t){.name = "_totp_last_step", .sql_type = "BIGINT"};
+        cols[n++] = (column_t){.name = "_recovery_codes", .sql_type = "TEXT"};
     }
     return n;
 }
@@ -489,7 +505,7 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
                  type->name == NULL ? "" : type->name);
         return ERR_INVALID;
     }
-    column_t *cols = calloc(2 * type->nfields + 2, sizeof(*cols));
+    column_t *cols = calloc(2 * type->nfields + 6, sizeof(*cols));
     if (cols == NULL)
         return ERR_NOMEM;
     const size_t ncols = expected_columns(type, cols);

@@ -117,6 +117,14 @@ err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_
                                  arena_t *arena, store_session_t **out, size_t *count);
 err_t store__sqlite_session_revoke_id(store_conn_t *conn, const char *user_id, const char *id);
 
+/* Password resets and the outbox (sqlite_resets.c). */
+err_t store__sqlite_reset_insert(store_conn_t *conn, const unsigned char hash[32],
+                                 const char *user_id, int64_t expires_ms);
+err_t store__sqlite_reset_take(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
+                               char user_id[40]);
+err_t store__sqlite_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
+                                  const char *body, int64_t now_ms);
+
 /* Scheduled runs (sqlite_jobs.c). */
 err_t store__sqlite_job_insert(store_conn_t *conn, const store_job_t *job);
 err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id);
@@ -124,5 +132,16 @@ err_t store__sqlite_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_
                               arena_t *arena, store_job_t **jobs, size_t *count);
 err_t store__sqlite_job_finish(store_conn_t *conn, const char *id, const char *status,
                                int64_t now_ms);
+
+/* Two-factor state (sqlite_2fa.c). */
+err_t store__sqlite_two_factor_get(store_conn_t *conn, const app_type_t *user_type,
+                                   const char *user_id, arena_t *arena, store_two_factor_t *out);
+err_t store__sqlite_two_factor_set(store_conn_t *conn, const app_type_t *user_type,
+                                   const char *user_id, const store_two_factor_t *tf);
+err_t store__sqlite_two_factor_accept_step(store_conn_t *conn, const app_type_t *user_type,
+                                           const char *user_id, int64_t step, bool *accepted);
+err_t store__sqlite_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
+                                             const char *user_id, const char *expected,
+                                             const char *codes, bool *replaced);
 
 #endif

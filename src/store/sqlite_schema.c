@@ -35,6 +35,18 @@ static const char INTERNAL_DDL[] =
     "\"token_hash\" BLOB NOT NULL UNIQUE, "
     "\"created\" INTEGER NOT NULL, "
     "\"last_used\" INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_password_resets\" ("
+    "\"token_hash\" BLOB PRIMARY KEY NOT NULL, "
+    "\"user_id\" TEXT NOT NULL, "
+    "\"expires\" INTEGER NOT NULL, "
+    "\"used\" INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS \"_froth_outbox\" ("
+    "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "\"recipient\" TEXT NOT NULL, "
+    "\"subject\" TEXT NOT NULL, "
+    "\"body\" TEXT NOT NULL, "
+    "\"created\" INTEGER NOT NULL, "
+    "\"sent\" INTEGER);"
     "CREATE TABLE IF NOT EXISTS \"_froth_jobs\" ("
     "\"id\" TEXT PRIMARY KEY NOT NULL, "
     "\"workflow\" TEXT NOT NULL, "
@@ -371,7 +383,7 @@ static err_t fill_words(migration_t *m, const app_type_t *type, const app_field_
 }
 
 /* Every field's column, the hidden words column of each text field, and the User type's hidden
- * columns: at most 2 * nfields + 2. */
+ * columns: at most 2 * nfields + 6. */
 static size_t expected_columns(const app_type_t *type, column_t *cols)
 {
     size_t n = 0;
@@ -392,6 +404,10 @@ static size_t expected_columns(const app_type_t *type, column_t *cols)
     if (type->is_user) {
         cols[n++] = (column_t){.name = "_email_norm", .sql_type = "TEXT"};
         cols[n++] = (column_t){.name = "_password_hash", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_totp_secret", .sql_type = "TEXT"};
+        cols[n++] = (column_t){.name = "_totp_enabled", .sql_type = "INTEGER"};
+        cols[n++] = (column_t){.name = "_totp_last_step", .sql_type = "INTEGER"};
+        cols[n++] = (column_t){.name = "_recovery_codes", .sql_type = "TEXT"};
     }
     return n;
 }
@@ -403,7 +419,7 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
                  type->name == NULL ? "" : type->name);
         return ERR_INVALID;
     }
-    column_t *cols = calloc(2 * type->nfields + 2, sizeof(*cols));
+    column_t *cols = calloc(2 * type->nfields + 6, sizeof(*cols));
     if (cols == NULL)
         return ERR_NOMEM;
     const size_t ncols = expected_columns(type, cols);

@@ -892,3 +892,29 @@ err_t store_session_revoke_id(store_conn_t *conn, const char *user_id, const cha
         return ERR_INVALID;
     return conn->store->backend->session_revoke_id(conn, user_id, id);
 }
+
+/* ---- Password resets and the outbox ------------------------------------------------------- */
+
+err_t store_reset_insert(store_conn_t *conn, const unsigned char hash[32], const char *user_id,
+                         int64_t expires_ms)
+{
+    if (conn == NULL || hash == NULL || user_id == NULL || strlen(user_id) >= 40)
+        return ERR_INVALID;
+    return conn->store->backend->reset_insert(conn, hash, user_id, expires_ms);
+}
+
+err_t store_reset_take(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
+                       char user_id[40])
+{
+    if (conn == NULL || hash == NULL || user_id == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->reset_take(conn, hash, now_ms, user_id);
+}
+
+err_t store_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
+                          const char *body, int64_t now_ms)
+{
+    if (conn == NULL || recipient == NULL || subject == NULL || body == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->outbox_insert(conn, recipient, subject, body, now_ms);
+}

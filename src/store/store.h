@@ -287,6 +287,21 @@ err_t store_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms
 err_t store_session_revoke_id(store_conn_t *conn, const char *user_id,
                               const char *id) WARN_UNUSED;
 
+/* ---- Password resets and the outbox ------------------------------------------------------ */
+
+/* Stores a single-use password reset token by its SHA-256, valid until expires_ms. */
+err_t store_reset_insert(store_conn_t *conn, const unsigned char hash[32], const char *user_id,
+                         int64_t expires_ms) WARN_UNUSED;
+
+/* Uses up a reset token: when it exists, is unused and has not expired at now_ms, marks it used
+ * and copies its user id into user_id. ERR_NOT_FOUND otherwise, whichever the reason. */
+err_t store_reset_take(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
+                       char user_id[40]) WARN_UNUSED;
+
+/* Queues an email for delivery. */
+err_t store_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
+                          const char *body, int64_t now_ms) WARN_UNUSED;
+
 /* ---- Admin tokens ----------------------------------------------------------------------- */
 
 typedef struct {
@@ -347,5 +362,40 @@ err_t store_export(store_t *store, const app_t *app, int fd, store_dump_stats_t 
  * what was read, also on failure. fd is not closed. */
 err_t store_import(store_t *store, const app_t *app, int fd, bool force,
                    store_dump_stats_t *stats, char *errbuf, size_t errlen) WARN_UNUSED;
+
+/* ---- Two-factor authentication (two_factor.c) ------------------------------------------- */
+
+/* A user's TOTP state, kept in hidden columns of the User type's table that no API response
+ * reads. */
+typedef struct {
+    char *secret;         /* base32 TOTP secret, NULL when none; pending while !enabled */
+    bool enabled;
+    int64_t last_step;    /* the last accepted TOTP time step, 0 when none */
+    char *recovery_codes; /* hex SHA-256 of each unused recovery code, separated by spaces; NULL
+                             when none */
+} store_two_factor_t;
+
+/* Reads the user's two-factor state, strings copied into arena. ERR_NOT_FOUND when there is no
+ * such user. */
+err_t store_two_factor_get(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                           arena_t *arena, store_two_factor_t *out) WARN_UNUSED;
+
+/* Overwrites the user's whole two-factor state with tf. ERR_NOT_FOUND when there is no such
+ * user. */
+err_t store_two_factor_set(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                           const store_two_factor_t *tf) WARN_UNUSED;
+
+/* Records step as the last accepted time step when it is later than the stored one, in one
+ * statement, so two requests with the same code cannot both succeed. *accepted tells whether it
+ * was recorded. */
+err_t store_two_factor_accept_step(store_conn_t *conn, const app_type_t *user_type,
+                                   const char *user_id, int64_t step, bool *accepted) WARN_UNUSED;
+
+/* Replaces the recovery code hashes with codes (NULL stores none) when they still equal expected,
+ * so a recovery code is used once even by concurrent requests. *replaced tells whether they
+ * were. */
+err_t store_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
+                                     const char *user_id, const char *expected, const char *codes,
+                                     bool *replaced) WARN_UNUSED;
 
 #endif

@@ -103,6 +103,14 @@ typedef struct store__backend {
                           arena_t *arena, store_session_t **out, size_t *count);
     err_t (*session_revoke_id)(store_conn_t *conn, const char *user_id, const char *id);
 
+    /* Password resets and the outbox (store_reset_*, store_outbox_insert). */
+    err_t (*reset_insert)(store_conn_t *conn, const unsigned char hash[32], const char *user_id,
+                          int64_t expires_ms);
+    err_t (*reset_take)(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
+                        char user_id[40]);
+    err_t (*outbox_insert)(store_conn_t *conn, const char *recipient, const char *subject,
+                           const char *body, int64_t now_ms);
+
     /* Scheduled workflow runs (store_job_*). */
     err_t (*job_insert)(store_conn_t *conn, const store_job_t *job);
     err_t (*job_cancel)(store_conn_t *conn, const char *id);
@@ -122,6 +130,17 @@ typedef struct store__backend {
     err_t (*export_admin_tokens)(store_conn_t *conn, const char *after_label, size_t limit,
                                  unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                  size_t *count);
+
+    /* Two-factor authentication (store_two_factor_*), in sqlite_2fa.c and postgres_2fa.c. */
+    err_t (*two_factor_get)(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                            arena_t *arena, store_two_factor_t *out);
+    err_t (*two_factor_set)(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                            const store_two_factor_t *tf);
+    err_t (*two_factor_accept_step)(store_conn_t *conn, const app_type_t *user_type,
+                                    const char *user_id, int64_t step, bool *accepted);
+    err_t (*two_factor_replace_codes)(store_conn_t *conn, const app_type_t *user_type,
+                                      const char *user_id, const char *expected,
+                                      const char *codes, bool *replaced);
 } store__backend_t;
 
 /* The part of every backend's store that store.c manages: the pool of idle connections. */
@@ -291,5 +310,16 @@ void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type,
 
 void store__sql_set_password(store__sql_t *q, const app_type_t *user_type, const char *id,
                              const char *password_hash);
+
+/* Statements of the two-factor operations (two_factor.c), over the User type's hidden columns
+ * "_totp_secret", "_totp_enabled", "_totp_last_step" and "_recovery_codes". */
+void store__sql_two_factor_get(store__sql_t *q, const app_type_t *user_type, const char *user_id);
+void store__sql_two_factor_set(store__sql_t *q, const app_type_t *user_type, const char *user_id,
+                               const store_two_factor_t *tf);
+void store__sql_two_factor_accept_step(store__sql_t *q, const app_type_t *user_type,
+                                       const char *user_id, int64_t step);
+void store__sql_two_factor_replace_codes(store__sql_t *q, const app_type_t *user_type,
+                                         const char *user_id, const char *expected,
+                                         const char *codes);
 
 #endif
