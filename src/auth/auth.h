@@ -126,4 +126,39 @@ void auth_throttle_account_succeeded(store_t *store, const char *email_norm);
  * look like an email (one '@', no spaces or control characters, at most 254 bytes). */
 err_t auth_email_normalize(const char *email, size_t len, char *out, size_t size) WARN_UNUSED;
 
+/* ---- Two-factor authentication (two_factor.c) ---- */
+
+#define AUTH_RECOVERY_CODES 10      /* recovery codes in a set */
+#define AUTH_RECOVERY_CODE_CHARS 10 /* base32 characters of one code, 50 random bits */
+
+/* Stores a new random TOTP secret for the user as pending (2FA not enabled yet), replacing any
+ * pending one, and writes into *uri (arena) its otpauth:// URI for authenticator apps, which
+ * carries the base32 secret, issuer and email. ERR_CONFLICT when 2FA is already enabled,
+ * ERR_NOT_FOUND when there is no such user. */
+err_t auth_two_factor_start(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                            const char *issuer, const char *email, size_t email_n, arena_t *arena,
+                            char **uri) WARN_UNUSED;
+
+/* Enables 2FA when code is a valid TOTP code for the pending secret, with a new set of recovery
+ * codes that *codes (arena) shows once, as "XXXXX-XXXXX" separated by spaces. *codes is NULL
+ * when the code is not valid. ERR_NOT_FOUND when no secret is pending. */
+err_t auth_two_factor_confirm(store_conn_t *conn, const app_type_t *user_type,
+                              const char *user_id, const char *code, size_t n, int64_t now_ms,
+                              arena_t *arena, char **codes) WARN_UNUSED;
+
+/* Checks code as a TOTP code (one step of drift, each step accepted once) or else as an unused
+ * recovery code, which is used up. *enabled is false, and *ok too, when the user has no 2FA. */
+err_t auth_two_factor_verify(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                             const char *code, size_t n, int64_t now_ms, arena_t *arena,
+                             bool *enabled, bool *ok) WARN_UNUSED;
+
+/* Replaces the recovery codes with a new set, shown once in *codes as for confirm.
+ * ERR_NOT_FOUND when 2FA is not enabled. */
+err_t auth_two_factor_regenerate(store_conn_t *conn, const app_type_t *user_type,
+                                 const char *user_id, arena_t *arena, char **codes) WARN_UNUSED;
+
+/* Turns 2FA off and deletes the secret and recovery codes. */
+err_t auth_two_factor_disable(store_conn_t *conn, const app_type_t *user_type,
+                              const char *user_id) WARN_UNUSED;
+
 #endif
