@@ -74,6 +74,7 @@ err_t auth_two_factor_start(store_conn_t *conn, const app_type_t *user_type, con
     randombytes_buf(key, sizeof(key));
     auth__base32_encode(key, sizeof(key), secret);
     sodium_memzero(key, sizeof(key));
+    /* NOTE: the secret is stored unencrypted, so a reader of the database can generate codes. */
     const store_two_factor_t pending = {.secret = secret};
     err = store_two_factor_set(conn, user_type, user_id, &pending);
     if (err == ERR_OK)

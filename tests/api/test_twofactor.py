@@ -1,0 +1,267 @@
+"""Two-factor login with TOTP: enrolment, login with a code or a recovery code, replay
+rejection, recovery code rotation, disabling, and secrets kept out of the log and the Data API."""
+
+import base64
+import hashlib
+import hmac
+import struct
+import time
+from urllib.parse import parse_qs, unquote, urlparse
+
+import pytest
+
+from conftest import APPS_DIR, Froth, assert_envelope, describe, find_keys, stop_and_check
+
+STEP_S = 30
+
+
+@pytest.fixture(scope="module")
+def twofactor(tmp_path_factory):
+    froth = Froth(APPS_DIR / "twofactor.json", tmp_path_factory.mktemp("twofactor"))
+    froth.start()
+    yield froth
+    stop_and_check(froth)
+
+
+def totp(secret, step):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 0x0F
+    value = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1000000:06d}"
+
+
+def current_step():
+    """Return the current 30 s step, first waiting out a step that ends within 2 s, so the server
+    sees the same step as the code."""
+    now = time.time()
+    if STEP_S - now % STEP_S < 2:
+        time.sleep(STEP_S - now % STEP_S + 0.1)
+    return int(time.time()) // STEP_S
+
+
+def next_step(previous):
+    """Wait until the step after previous begins and return it, for a second fresh code."""
+    while int(time.time()) // STEP_S <= previous:
+        time.sleep(0.2)
+    return current_step()
+
+
+def call(server, name, token=None, **body):
+    return server.post(f"/api/1.1/wf/{name}", token, json=body)
+
+
+def result(response, key):
+    assert response.status_code == 200, describe(response)
+    return response.json()["response"][key]
+
+
+def enrol(server):
+    """Sign a user up and enable 2FA. Returns the user dict with secret, step and codes."""
+    user = server.user("tf")
+    uri = result(call(server, "enable-2fa", user["token"], password=user["password"]), "uri")
+    server.plant(uri)
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    server.plant(secret)
+    step = current_step()
+    code = totp(secret, step)
+    codes = result(call(server, "confirm-2fa", user["token"], code=code), "recovery_codes")
+    server.plant(codes)
+    user.update(uri=uri, secret=secret, step=step, codes=codes.split(" "))
+    for recovery in user["codes"]:
+        server.plant(recovery)
+    return user
+
+
+def login(server, user, code=None, stay=None):
+    body = {"email": user["email"], "password": user["password"]}
+    if code is not None:
+        body["code"] = server.plant(code)
+    if stay is not None:
+        body["stay_logged_in"] = stay
+    response = call(server, "login", **body)
+    if response.status_code == 200:
+        server.plant(response.json()["response"]["token"])
+    return response
+
+
+def test_enrolment_uri_format(twofactor):
+    user = twofactor.user("uri")
+    uri = result(call(twofactor, "enable-2fa", user["token"], password=user["password"]), "uri")
+    twofactor.plant(uri)
+    parsed = urlparse(uri)
+    assert parsed.scheme == "otpauth"
+    assert parsed.netloc == "totp"
+    assert unquote(parsed.path) == f"/Froth Test & Co:{user['email']}"
+    query = parse_qs(parsed.query)
+    twofactor.plant(query["secret"][0])
+    assert len(base64.b32decode(query["secret"][0])) == 20
+    assert query["issuer"] == ["Froth Test & Co"]
+    assert query["algorithm"] == ["SHA1"]
+    assert query["digits"] == ["6"]
+    assert query["period"] == ["30"]
+
+
+def test_enrolment_wrong_password_rejected(twofactor):
+    user = twofactor.user("wrongpw")
+    response = call(twofactor, "enable-2fa", user["token"], password="not-the-password")
+    assert_envelope(response, 400, status="INVALID_LOGIN_CREDENTIALS")
+
+
+def test_enrolment_needs_login(twofactor):
+    response = call(twofactor, "enable-2fa", password="whatever")
+    assert response.status_code in (400, 401), describe(response)
+
+
+def test_confirm_wrong_code_keeps_2fa_off(twofactor):
+    user = twofactor.user("confirm")
+    uri = result(call(twofactor, "enable-2fa", user["token"], password=user["password"]), "uri")
+    twofactor.plant(uri)
+    secret = parse_qs(urlparse(uri).query)["secret"][0]
+    wrong = f"{(int(totp(secret, current_step())) + 1) % 1000000:06d}"
+    response = call(twofactor, "confirm-2fa", user["token"], code=wrong)
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+    assert login(twofactor, user).status_code == 200
+
+
+def test_confirm_gives_ten_recovery_codes(twofactor):
+    user = enrol(twofactor)
+    assert len(user["codes"]) == 10
+    assert len(set(user["codes"])) == 10
+    for code in user["codes"]:
+        assert len(code.replace("-", "")) == 10
+
+
+def test_confirm_logs_out_other_sessions(twofactor):
+    user = twofactor.user("others")
+    other = result(login(twofactor, user), "token")
+    uri = result(call(twofactor, "enable-2fa", user["token"], password=user["password"]), "uri")
+    secret = twofactor.plant(parse_qs(urlparse(uri).query)["secret"][0])
+    codes = result(call(twofactor, "confirm-2fa", user["token"],
+                        code=totp(secret, current_step())), "recovery_codes")
+    twofactor.plant(codes)
+    assert twofactor.get("/api/1.1/obj/user", other).status_code != 200
+    assert twofactor.get("/api/1.1/obj/user", user["token"]).status_code == 200
+
+
+def test_login_without_code_requires_2fa(twofactor):
+    user = enrol(twofactor)
+    response = login(twofactor, user)
+    assert_envelope(response, 400, status="2FA_REQUIRED")
+    assert "token" not in response.text
+
+
+def test_login_wrong_code_rejected(twofactor):
+    user = enrol(twofactor)
+    wrong = f"{(int(totp(user['secret'], current_step())) + 1) % 1000000:06d}"
+    response = login(twofactor, user, code=wrong)
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+    assert "token" not in response.text
+
+
+def test_login_wrong_password_with_code(twofactor):
+    user = enrol(twofactor)
+    response = call(twofactor, "login", email=user["email"], password="wrong-password",
+                    code=totp(user["secret"], current_step()))
+    assert_envelope(response, 400, status="INVALID_LOGIN_CREDENTIALS")
+
+
+def test_login_code_gives_month_session(twofactor):
+    user = enrol(twofactor)
+    step = next_step(user["step"])
+    response = login(twofactor, user, code=totp(user["secret"], step), stay=True)
+    assert result(response, "expires") == 2592000
+    assert twofactor.get("/api/1.1/obj/user", result(response, "token")).status_code == 200
+
+
+def test_totp_code_replay_rejected(twofactor):
+    user = enrol(twofactor)
+    step = next_step(user["step"])
+    code = totp(user["secret"], step)
+    assert login(twofactor, user, code=code).status_code == 200
+    response = login(twofactor, user, code=code)
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+
+
+def test_confirm_code_not_reusable_for_login(twofactor):
+    user = enrol(twofactor)
+    if current_step() != user["step"]:
+        pytest.skip("the step ended between confirming and logging in")
+    response = login(twofactor, user, code=totp(user["secret"], user["step"]))
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+
+
+def test_recovery_code_works_once(twofactor):
+    user = enrol(twofactor)
+    recovery = user["codes"][3]
+    response = login(twofactor, user, code=recovery.lower(), stay=True)
+    assert result(response, "expires") == 2592000
+    assert_envelope(login(twofactor, user, code=recovery), 400, status="INVALID_2FA_CODE")
+    assert login(twofactor, user, code=user["codes"][4]).status_code == 200
+
+
+def test_regenerate_invalidates_old_codes(twofactor):
+    user = enrol(twofactor)
+    step = next_step(user["step"])
+    response = call(twofactor, "regenerate-codes", user["token"], code=totp(user["secret"], step))
+    fresh = result(response, "recovery_codes")
+    twofactor.plant(fresh)
+    fresh = fresh.split(" ")
+    assert len(fresh) == 10
+    assert not set(fresh) & set(user["codes"])
+    assert_envelope(login(twofactor, user, code=user["codes"][0]), 400, status="INVALID_2FA_CODE")
+    assert login(twofactor, user, code=fresh[0]).status_code == 200
+
+
+def test_regenerate_wrong_code_rejected(twofactor):
+    user = enrol(twofactor)
+    response = call(twofactor, "regenerate-codes", user["token"], code="000000x")
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+
+
+def test_disable_needs_password_and_code(twofactor):
+    user = enrol(twofactor)
+    recovery = user["codes"]
+    response = call(twofactor, "disable-2fa", user["token"], password="wrong", code=recovery[0])
+    assert_envelope(response, 400, status="INVALID_LOGIN_CREDENTIALS")
+    response = call(twofactor, "disable-2fa", user["token"], password=user["password"],
+                    code="ABCDE-FGHIJ")
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+    response = call(twofactor, "disable-2fa", user["token"], password=user["password"])
+    assert response.status_code == 400, describe(response)
+    assert_envelope(login(twofactor, user), 400, status="2FA_REQUIRED")
+
+    response = call(twofactor, "disable-2fa", user["token"], password=user["password"],
+                    code=recovery[1])
+    assert response.status_code == 200, describe(response)
+    response = login(twofactor, user, stay=True)
+    assert result(response, "expires") == 365 * 24 * 3600
+    assert_envelope(call(twofactor, "regenerate-codes", user["token"], code=recovery[2]), 400,
+                    status="2FA_NOT_ENABLED")
+
+
+def test_wrong_codes_lock_the_account(twofactor):
+    user = enrol(twofactor)
+    for _ in range(10):
+        assert_envelope(login(twofactor, user, code="ZZZZZ-ZZZZZ"), 400, status="INVALID_2FA_CODE")
+    response = login(twofactor, user, code=user["codes"][0])
+    assert_envelope(response, 429, status="TOO_MANY_ATTEMPTS")
+
+
+def test_user_api_hides_2fa_state(twofactor):
+    user = enrol(twofactor)
+    for path in (f"/api/1.1/obj/user/{user['id']}", "/api/1.1/obj/user"):
+        for token in (user["token"], twofactor.admin):
+            response = twofactor.get(path, token)
+            assert response.status_code == 200, describe(response)
+            assert user["secret"] not in response.text
+            assert find_keys(response.json(), ["totp", "recovery", "secret", "two_factor"]) == []
+
+
+def test_secrets_stay_out_of_the_log(twofactor):
+    user = enrol(twofactor)
+    login(twofactor, user, code=user["codes"][5])
+    log = twofactor.output()
+    for value in [user["secret"], user["uri"]] + user["codes"]:
+        assert value not in log
+    assert not twofactor.leaked_secrets()
