@@ -86,7 +86,11 @@ static err_t constraint_value(api_call_t *call, app_vtype_t t, const json_t *j, 
             *reason = "expected the unique id of a thing";
             return ERR_INVALID;
         }
-        *out = value_text(json_string_value(j), json_string_length(j));
+        /* Copied: the constraints' JSON is freed before the search runs. */
+        char *id = arena_strndup(call->req->arena, json_string_value(j), json_string_length(j));
+        if (id == NULL)
+            return ERR_NOMEM;
+        *out = value_text(id, json_string_length(j));
         return ERR_OK;
     }
     if (t.kind == FK_THING)

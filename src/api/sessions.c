@@ -59,6 +59,8 @@ static void revoke_session(api_call_t *call, const char *id)
     err_t err = id_is_valid(id, strlen(id)) ? store_session_revoke_id(call->conn,
                                                                       call->caller.user_id, id)
                                             : ERR_NOT_FOUND;
+    if (err == ERR_OK)
+        auth_forget_user(call->caller.user_id);
     if (err == ERR_NOT_FOUND) {
         api__reply_envelope(call, 404, "NOT_FOUND", "Session %s not found", id);
         return;

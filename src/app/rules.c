@@ -92,6 +92,11 @@ static err_t load_nothing(void *ud, const app_type_t *type, const char *id, size
  * constant folding takes different paths for the two. */
 static void check_searchable(app__loader_t *ld, int type_index, const expr_t *when)
 {
+    expr_error_t why;
+    if (!expr_check_searchable(when, &why)) {
+        app__report_expr_error(ld, "when", &why);
+        return;
+    }
     arena_t *scratch = arena_new(4096, 1 << 20);
     if (scratch == NULL) {
         ld->fatal = ERR_NOMEM;

@@ -53,10 +53,17 @@ err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SI
 err_t auth_password_verify(const char *hash, const char *password, size_t len, bool *ok) WARN_UNUSED;
 
 /* Turns on the in-memory credential cache for tokens checked against store and subscribes to the store's change notifications to keep it coherent
- * with revocations made by any node. The cache is consulted only while the store reports its
- * notifications current, so with SQLite (no notifications) every check reads the database.
+ * with revocations made by any node. On a shared store the cache is consulted only while the
+ * store reports its notifications current. On a store this process serves alone (SQLite) it holds
+ * user sessions only, whose revocations all pass through this process.
  * Call once before serving. */
 err_t auth_cache_attach(store_t *store) WARN_UNUSED;
+
+/* Drops every cached session of a user, after their sessions were revoked in the store. */
+void auth_forget_user(const char *user_id);
+
+/* Drops one cached credential, after it was revoked in the store. */
+void auth_forget_token(const unsigned char hash[32]);
 
 /* Makes a new random token and its SHA-256. */
 void auth_token_new(char token[AUTH_TOKEN_SIZE], unsigned char hash[32]);

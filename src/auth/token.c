@@ -28,9 +28,15 @@ void auth_token_hash(const char *token, size_t len, unsigned char hash[32])
     crypto_hash_sha256(hash, (const unsigned char *)token, len);
 }
 
-/* The store whose events keep the cache coherent; NULL means no cache (every check reads the
+/* The store whose credentials the cache holds; NULL means no cache (every check reads the
  * store). Set once by auth_cache_attach before serving. */
 static store_t *events_store;
+
+/* True when this process serves the store alone (SQLite). Then every revocation of a user session
+ * goes through this process and updates the cache directly, so the cache is always coherent for
+ * sessions. Admin tokens can be revoked by the froth admin-token command, another process, so in
+ * this mode they are never cached. */
+static bool local_store;
 
 static void on_store_event(void *ud, const char *event)
 {
@@ -63,8 +69,19 @@ err_t auth_cache_attach(store_t *store)
     err_t err = store_events_start(store, on_store_event, NULL);
     if (err != ERR_OK)
         return err;
+    local_store = !store_is_shared(store);
     events_store = store;
     return ERR_OK;
+}
+
+void auth_forget_user(const char *user_id)
+{
+    auth__cache_remove_user(user_id);
+}
+
+void auth_forget_token(const unsigned char hash[32])
+{
+    auth__cache_remove(hash);
 }
 
 /* The cache holds credentials of the attached store only; a version-test store's sessions are
@@ -72,7 +89,7 @@ err_t auth_cache_attach(store_t *store)
 static bool cache_usable(const store_conn_t *conn)
 {
     return events_store != NULL && store_of(conn) == events_store &&
-           store_events_current(events_store);
+           (local_store || store_events_current(events_store));
 }
 
 static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *out);
@@ -186,7 +203,7 @@ static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *o
         return err;
     out->kind = CALLER_ADMIN;
     snprintf(out->admin_label, sizeof(out->admin_label), "%s", admin.label);
-    if (events_store != NULL && store_of(conn) == events_store) {
+    if (events_store != NULL && store_of(conn) == events_store && !local_store) {
         auth__cache_entry_t e = {.kind = CALLER_ADMIN, .expires_ms = INT64_MAX,
                                  .last_used_ms = admin.last_used_ms};
         snprintf(e.admin_label, sizeof(e.admin_label), "%s", admin.label);

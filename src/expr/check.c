@@ -206,3 +206,55 @@ bool expr__check_logged_in(expr_parser_t *p, const expr_t *user, size_t pos)
     expr__fail(p, pos, "\"logged in\" applies only to a User, found %s", an);
     return false;
 }
+
+bool expr__check_arith(expr_parser_t *p, expr_t *e, size_t pos)
+{
+    static const char symbols[] = "+-*/";
+    const char op = symbols[e->arith];
+    const app_vtype_t a = e->left->type, b = e->right->type;
+    const bool a_number = a.kind == FK_NUMBER && !a.is_list;
+    const bool b_number = b.kind == FK_NUMBER && !b.is_list;
+    char an[TYPE_NAME_SIZE], bn[TYPE_NAME_SIZE];
+    describe(p, a, an);
+    describe(p, b, bn);
+
+    if (e->kind == EXPR_DATE_ADD) {
+        if (b_number)
+            return true;
+        expr__fail(p, pos, "expected a number of time units after \"%c\" on a date, found %s", op,
+                   bn);
+        return false;
+    }
+    if (a_number && b_number)
+        return true;
+    if (op == '+' || op == '-')
+        expr__fail(p, pos, "\"%c\" needs two numbers, or a date on its left, found %s and %s", op,
+                   an, bn);
+    else
+        expr__fail(p, pos, "\"%c\" needs two numbers, found %s and %s", op, an, bn);
+    return false;
+}
+
+bool expr__check_suffix(expr_parser_t *p, expr_t *e, size_t pos, const char *word)
+{
+    const app_vtype_t a = e->left->type;
+    char an[TYPE_NAME_SIZE];
+    describe(p, a, an);
+
+    if (e->kind == EXPR_COUNT) {
+        if (a.is_list) {
+            e->type = (app_vtype_t){.kind = FK_NUMBER, .ref_type = -1, .option_set = -1};
+            return true;
+        }
+        expr__fail(p, pos, "\":count\" needs a list on its left, found %s", an);
+        return false;
+    }
+    /* An option's value is its display text, so the text operators apply to it too. */
+    if (a.is_list || (a.kind != FK_TEXT && a.kind != FK_OPTION)) {
+        expr__fail(p, pos, "\":%s\" needs a text on its left, found %s", word, an);
+        return false;
+    }
+    const app_kind_t kind = e->kind == EXPR_LENGTH ? FK_NUMBER : FK_TEXT;
+    e->type = (app_vtype_t){.kind = kind, .ref_type = -1, .option_set = -1};
+    return true;
+}

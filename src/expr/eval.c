@@ -276,6 +276,14 @@ err_t expr_eval(const expr_t *e, const expr_env_t *env, value_t *out)
     case EXPR_LOGGED_IN:
     case EXPR_NOT_LOGGED_IN:
         return eval_logged_in(e, env, out);
+    case EXPR_ARITH:
+    case EXPR_DATE_ADD:
+    case EXPR_COUNT:
+    case EXPR_LOWERCASE:
+    case EXPR_UPPERCASE:
+    case EXPR_TRIMMED:
+    case EXPR_LENGTH:
+        return expr__eval_op(e, env, out);
     }
     return ERR_INTERNAL;
 }

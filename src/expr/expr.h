@@ -11,11 +11,14 @@
  *   or       := and ("or" and)*
  *   and      := unary ("and" unary)*
  *   unary    := "not" unary | cond
- *   cond     := operand [ "is" operand | "is not" operand | "is empty" | "is not empty"
- *                       | "is logged in" | "is not logged in" | "contains" operand
- *                       | "doesn't contain" operand | ">" operand | "<" operand
- *                       | ">=" operand | "<=" operand ]
- *   operand  := primary ("'s" field-name)*
+ *   cond     := sum [ "is" sum | "is not" sum | "is empty" | "is not empty"
+ *                   | "is logged in" | "is not logged in" | "contains" sum
+ *                   | "doesn't contain" sum | ">" sum | "<" sum | ">=" sum | "<=" sum ]
+ *   sum      := term (("+" | "-") term [time-unit])*   a time unit follows when the left is a date
+ *   term     := operand (("*" | "/") operand)*
+ *   operand  := primary ("'s" field-name | ":" suffix)*
+ *   suffix   := "count" | "lowercase" | "uppercase" | "trimmed" | "number of characters"
+ *   time-unit := "seconds" | "minutes" | "hours" | "days" | "weeks", or the singular
  *   primary  := "This" type-name | "Current User" | "Current date/time" | "Result of step" N
  *             | parameter-name | number | "yes" | "no" | 'quoted text' | "(" expr ")"
  * "Creator" names the built-in Created By field in expressions.
@@ -51,7 +54,21 @@ typedef enum {
     EXPR_IS_NOT_EMPTY,
     EXPR_LOGGED_IN,     /* left (a user) is logged in */
     EXPR_NOT_LOGGED_IN,
+    EXPR_ARITH,        /* number left op right, op an expr_arith_t */
+    EXPR_DATE_ADD,     /* date left plus or minus (arith) number right times unit_ms */
+    EXPR_COUNT,        /* list left:count, a number */
+    EXPR_LOWERCASE,    /* text left:lowercase */
+    EXPR_UPPERCASE,    /* text left:uppercase */
+    EXPR_TRIMMED,      /* text left:trimmed */
+    EXPR_LENGTH,       /* text left:number of characters, a number */
 } expr_kind_t;
+
+typedef enum {
+    ARITH_ADD = 0,
+    ARITH_SUB,
+    ARITH_MUL,
+    ARITH_DIV,
+} expr_arith_t;
 
 typedef struct expr {
     expr_kind_t kind;
@@ -61,6 +78,8 @@ typedef struct expr {
     int index;                /* EXPR_PARAM, EXPR_STEP */
     const app_field_t *field; /* EXPR_FIELD */
     store_cmp_t op;           /* EXPR_CMP */
+    expr_arith_t arith;       /* EXPR_ARITH; ARITH_ADD or ARITH_SUB for EXPR_DATE_ADD */
+    int64_t unit_ms;          /* EXPR_DATE_ADD: milliseconds in one unit of the amount */
     struct expr *left;
     struct expr *right;
 } expr_t;
@@ -114,7 +133,15 @@ err_t expr_eval_bool(const expr_t *e, const expr_env_t *env, bool *out) WARN_UNU
 
 /* Compiles a yes/no expression over This <Type> into a condition on that type's table. Parts that
  * do not depend on This (Current User, parameters, literals) are evaluated once with env; parts
- * that do become column conditions. The result lives in env->arena. */
+ * that do become column conditions. The result lives in env->arena. Returns ERR_INVALID when a
+ * part that depends on This has no store condition (arithmetic, :count and the text operators
+ * on a field of This); expr_check_searchable names that part. */
 err_t expr_to_cond(const expr_t *e, const expr_env_t *env, store_cond_t **out) WARN_UNUSED;
+
+/* Checks, without an environment, that expr_to_cond can compile e: every operator applied to a
+ * value that depends on This must have a store condition. Returns true, or false with err filled
+ * (the column of the offending part and a message naming it). A rule loader calls it once per
+ * rule so that the error points at the part to change. Thread-safe. */
+bool expr_check_searchable(const expr_t *e, expr_error_t *err);
 
 #endif

@@ -88,6 +88,10 @@ bool expr__check_is(expr_parser_t *p, expr_t *e, size_t pos, const char *op_word
 bool expr__check_order(expr_parser_t *p, expr_t *e, size_t pos, const char *op_word);
 bool expr__check_contains(expr_parser_t *p, expr_t *e, size_t pos);
 bool expr__check_logged_in(expr_parser_t *p, const expr_t *user, size_t pos);
+/* Checks an EXPR_ARITH or EXPR_DATE_ADD node; pos is the operator's. */
+bool expr__check_arith(expr_parser_t *p, expr_t *e, size_t pos);
+/* Checks a ":count" or text operator node (word is the suffix) and sets its result type. */
+bool expr__check_suffix(expr_parser_t *p, expr_t *e, size_t pos, const char *word);
 
 /* ---- eval.c --------------------------------------------------------------------------- */
 
@@ -104,6 +108,21 @@ bool expr__is_logged_out_user(const expr_t *e, const expr_env_t *env);
 /* Returns the field holding a thing's _id, or NULL when the type has none. */
 const app_field_t *expr__id_field(const app_type_t *type);
 
+/* ---- ops.c ---------------------------------------------------------------------------- */
+
+/* Largest time shift, in milliseconds, that date arithmetic accepts (2^53, where doubles stop
+ * holding every integer). A larger shift yields an empty date. */
+#define EXPR_MAX_SHIFT_MS 9007199254740992.0
+
+/* Converts an amount of time units into a signed shift in milliseconds (negated for ARITH_SUB).
+ * Returns false when the amount is empty, not a number, or the shift is out of range; the date
+ * arithmetic then yields an empty date. */
+bool expr__date_shift(value_t amount, int64_t unit_ms, expr_arith_t op, int64_t *out);
+
+/* Evaluates the arithmetic and text operators: EXPR_ARITH, EXPR_DATE_ADD, EXPR_COUNT,
+ * EXPR_LOWERCASE, EXPR_UPPERCASE, EXPR_TRIMMED and EXPR_LENGTH. */
+err_t expr__eval_op(const expr_t *e, const expr_env_t *env, value_t *out);
+
 /* ---- list.c --------------------------------------------------------------------------- */
 
 /* Tests whether a JSON array value contains item (numbers compare numerically). An empty or
@@ -112,6 +131,10 @@ err_t expr__list_contains(value_t list, value_t item, bool *out);
 
 /* True for VAL_NULL and for a JSON empty array. */
 bool expr__value_is_empty(value_t v);
+
+/* Counts the elements of a JSON array value; VAL_NULL counts as an empty list. Returns
+ * ERR_INVALID when list is not a JSON array. */
+err_t expr__list_count(value_t list, size_t *out);
 
 /* Decodes the scalar elements of a JSON array into values in arena, converting them to the
  * element kind (numbers and date texts become dates for FK_DATE). Other elements are skipped. */

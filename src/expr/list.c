@@ -173,3 +173,19 @@ err_t expr__list_values(arena_t *arena, value_t list, app_kind_t elem, value_t *
     *count = n;
     return rc;
 }
+
+err_t expr__list_count(value_t list, size_t *out)
+{
+    *out = 0;
+    if (list.kind == VAL_NULL)
+        return ERR_OK;
+    if (list.kind != VAL_JSON)
+        return ERR_INVALID;
+    json_t *root;
+    const err_t rc = load_array(list, &root);
+    if (rc != ERR_OK)
+        return rc;
+    *out = json_array_size(root);
+    json_decref(root);
+    return ERR_OK;
+}

@@ -276,10 +276,48 @@ static const app_field_t *match_field(const expr_parser_t *p, const app_type_t *
     return best;
 }
 
+/* Parses ":count", ":lowercase" and the other operators written after a colon. */
+static expr_t *parse_suffix(expr_parser_t *p, expr_t *left)
+{
+    static const struct {
+        const char *word;
+        expr_kind_t kind;
+    } suffixes[] = {
+        {"count", EXPR_COUNT},
+        {"lowercase", EXPR_LOWERCASE},
+        {"uppercase", EXPR_UPPERCASE},
+        {"trimmed", EXPR_TRIMMED},
+        {"number of characters", EXPR_LENGTH},
+    };
+    const size_t colon = p->pos;
+    p->pos++;
+    expr__skip_space(p);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        const size_t n = expr__match_phrase(p, suffixes[i].word);
+        if (n == 0)
+            continue;
+        expr_t *e = node_new(p, suffixes[i].kind, colon, left->type);
+        if (e == NULL)
+            return NULL;
+        e->left = left;
+        e->column = left->column;
+        if (!expr__check_suffix(p, e, colon, suffixes[i].word))
+            return NULL;
+        p->pos += n;
+        return e;
+    }
+    return fail_expected(p, "\"count\", \"lowercase\", \"uppercase\", \"trimmed\" or "
+                            "\"number of characters\" after \":\"");
+}
+
 static expr_t *parse_operand(expr_parser_t *p)
 {
     expr_t *e = parse_primary(p);
     for (int hops = 0; e != NULL; hops++) {
+        if (p->pos < p->len && p->text[p->pos] == ':') {
+            e = parse_suffix(p, e);
+            continue;
+        }
         const size_t n = match_possessive(p);
         if (n == 0)
             break;
@@ -313,6 +351,98 @@ static expr_t *parse_operand(expr_parser_t *p)
         e = f;
     }
     return e;
+}
+
+/* ---- arithmetic --------------------------------------------------------------------------- */
+
+/* Returns the arithmetic operator at the current position, or -1. */
+static int match_arith(const expr_parser_t *p, const char *ops)
+{
+    if (expr__at_end(p))
+        return -1;
+    static const char symbols[] = "+-*/";
+    const char c = p->text[p->pos];
+    if (c == '\0' || strchr(ops, c) == NULL)
+        return -1;
+    return (int)(strchr(symbols, c) - symbols);
+}
+
+/* Parses the time unit after "date + amount", longest spelling first so "days" is not read as
+ * "day" followed by "s". */
+static bool parse_time_unit(expr_parser_t *p, int64_t *unit_ms)
+{
+    static const struct {
+        const char *word;
+        int64_t ms;
+    } units[] = {
+        {"seconds", 1000},    {"second", 1000},    {"minutes", 60000}, {"minute", 60000},
+        {"hours", 3600000},   {"hour", 3600000},   {"days", 86400000}, {"day", 86400000},
+        {"weeks", 604800000}, {"week", 604800000},
+    };
+    expr__skip_space(p);
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        const size_t n = expr__match_phrase(p, units[i].word);
+        if (n > 0) {
+            p->pos += n;
+            *unit_ms = units[i].ms;
+            return true;
+        }
+    }
+    fail_expected(p, "a time unit (seconds, minutes, hours, days or weeks)");
+    return false;
+}
+
+static expr_t *arith_new(expr_parser_t *p, expr_kind_t kind, int op, expr_t *left, expr_t *right)
+{
+    expr_t *e = binary_new(p, kind, left, right);
+    if (e != NULL) {
+        e->arith = (expr_arith_t)op;
+        e->type = left->type;
+    }
+    return e;
+}
+
+static expr_t *parse_term(expr_parser_t *p)
+{
+    expr_t *left = parse_operand(p);
+    while (left != NULL) {
+        expr__skip_space(p);
+        const size_t op_pos = p->pos;
+        const int op = match_arith(p, "*/");
+        if (op < 0)
+            break;
+        p->pos++;
+        expr_t *right = parse_operand(p);
+        if (right == NULL)
+            return NULL;
+        left = arith_new(p, EXPR_ARITH, op, left, right);
+        if (left != NULL && !expr__check_arith(p, left, op_pos))
+            return NULL;
+    }
+    return left;
+}
+
+static expr_t *parse_sum(expr_parser_t *p)
+{
+    expr_t *left = parse_term(p);
+    while (left != NULL) {
+        expr__skip_space(p);
+        const size_t op_pos = p->pos;
+        const int op = match_arith(p, "+-");
+        if (op < 0)
+            break;
+        p->pos++;
+        expr_t *right = parse_term(p);
+        if (right == NULL)
+            return NULL;
+        const bool is_date = left->type.kind == FK_DATE && !left->type.is_list;
+        left = arith_new(p, is_date ? EXPR_DATE_ADD : EXPR_ARITH, op, left, right);
+        if (left == NULL || !expr__check_arith(p, left, op_pos))
+            return NULL;
+        if (is_date && !parse_time_unit(p, &left->unit_ms))
+            return NULL;
+    }
+    return left;
 }
 
 /* ---- conditions --------------------------------------------------------------------------- */
@@ -351,7 +481,7 @@ static expr_t *parse_is(expr_parser_t *p, expr_t *left, size_t op_pos)
 
     const size_t negated = expr__match_keyword(p, "not");
     p->pos += negated;
-    expr_t *right = parse_operand(p);
+    expr_t *right = parse_sum(p);
     if (right == NULL)
         return NULL;
     expr_t *e = binary_new(p, EXPR_CMP, left, right);
@@ -364,7 +494,7 @@ static expr_t *parse_is(expr_parser_t *p, expr_t *left, size_t op_pos)
 static expr_t *parse_binary(expr_parser_t *p, expr_t *left, size_t op_pos, expr_kind_t kind,
                             store_cmp_t op, const char *op_word)
 {
-    expr_t *right = parse_operand(p);
+    expr_t *right = parse_sum(p);
     if (right == NULL)
         return NULL;
     expr_t *e = binary_new(p, kind, left, right);
@@ -392,7 +522,7 @@ static expr_t *parse_cond(expr_parser_t *p)
         {"<", EXPR_CMP, CMP_LT},
     };
 
-    expr_t *left = parse_operand(p);
+    expr_t *left = parse_sum(p);
     if (left == NULL)
         return NULL;
     expr__skip_space(p);

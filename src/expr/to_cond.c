@@ -5,6 +5,7 @@
  * path "This's f1's f2's ... fn", which become a condition on fn wrapped in one COND_REF_MATCH per
  * hop. The compiled condition must hold exactly when expr_eval would return yes for that thing.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "expr/expr_internal.h"
@@ -187,6 +188,50 @@ static err_t compile_path(const expr_t *path, const expr_env_t *env, const leaf_
 
 static err_t compile(const expr_t *e, const expr_env_t *env, store_cond_t **out);
 
+/* Strips constant date shifts off a path ("This Task's due + 3 days - 1 hours"), so that the
+ * comparison can move them to the constant side. Sets *shift to their sum, or *always_empty when
+ * one of them yields an empty date whatever the row holds. */
+static err_t strip_shifts(const expr_t **path, const expr_env_t *env, int64_t *shift,
+                          bool *always_empty)
+{
+    *shift = 0;
+    *always_empty = false;
+    while ((*path)->kind == EXPR_DATE_ADD && !mentions_this((*path)->right)) {
+        value_t amount;
+        const err_t rc = expr_eval((*path)->right, env, &amount);
+        if (rc != ERR_OK)
+            return rc;
+        int64_t one;
+        if (!expr__date_shift(amount, (*path)->unit_ms, (*path)->arith, &one) ||
+            __builtin_add_overflow(*shift, one, shift)) {
+            *always_empty = true;
+            return ERR_OK;
+        }
+        *path = (*path)->left;
+    }
+    return ERR_OK;
+}
+
+/* Compiles "path op value" where path may carry date shifts: "due + 3 days < now" becomes
+ * "due < now - 3 days", exact because both sides are whole milliseconds. */
+static err_t compile_shifted(const expr_t *path, const expr_env_t *env, leaf_t *leaf,
+                             store_cond_t **out)
+{
+    int64_t shift;
+    bool always_empty;
+    const err_t rc = strip_shifts(&path, env, &shift, &always_empty);
+    if (rc != ERR_OK)
+        return rc;
+    if (always_empty)
+        return const_cond(env->arena, leaf_holds_on_empty(leaf), out);
+    /* Dates the store accepts are far from the int64_t limits, so this only rejects a constant
+     * that no stored date could reach. */
+    if (leaf->kind == COND_CMP && leaf->value.kind == VAL_DATE &&
+        __builtin_sub_overflow(leaf->value.u.ms, shift, &leaf->value.u.ms))
+        return ERR_INVALID;
+    return compile_path(path, env, leaf, out);
+}
+
 /* A yes/no expression that is not a path, compared with a constant: "(A and B) is no". */
 static err_t compile_bool_cmp(const expr_t *cond, store_cmp_t op, value_t v, const expr_env_t *env,
                               store_cond_t **out)
@@ -221,7 +266,7 @@ static err_t compile_cmp(const expr_t *e, const expr_env_t *env, store_cond_t **
         return rc;
     if (path->kind != EXPR_FIELD && path->kind != EXPR_THIS && path->type.kind == FK_BOOL)
         return compile_bool_cmp(path, op, leaf.value, env, out);
-    return compile_path(path, env, &leaf, out);
+    return compile_shifted(path, env, &leaf, out);
 }
 
 static err_t compile_contains(const expr_t *e, const expr_env_t *env, store_cond_t **out)
@@ -304,7 +349,7 @@ static err_t compile(const expr_t *e, const expr_env_t *env, store_cond_t **out)
     case EXPR_IS_EMPTY:
     case EXPR_IS_NOT_EMPTY:
         leaf.kind = e->kind == EXPR_IS_EMPTY ? COND_IS_EMPTY : COND_IS_NOT_EMPTY;
-        return compile_path(e->left, env, &leaf, out);
+        return compile_shifted(e->left, env, &leaf, out);
     case EXPR_LOGGED_IN:
     case EXPR_NOT_LOGGED_IN:
         if (env->user_id == NULL || env->user_id[0] == '\0')
@@ -326,4 +371,110 @@ err_t expr_to_cond(const expr_t *e, const expr_env_t *env, store_cond_t **out)
     if (e->type.kind != FK_BOOL || e->type.is_list)
         return ERR_INVALID;
     return compile(e, env, out);
+}
+
+/* ---- the same decisions, without an environment ---------------------------------------------- */
+
+static const char *suffix_word(expr_kind_t kind)
+{
+    switch (kind) {
+    case EXPR_COUNT:
+        return ":count";
+    case EXPR_LOWERCASE:
+        return ":lowercase";
+    case EXPR_UPPERCASE:
+        return ":uppercase";
+    case EXPR_TRIMMED:
+        return ":trimmed";
+    case EXPR_LENGTH:
+        return ":number of characters";
+    default:
+        return "this operator";
+    }
+}
+
+static bool reject(const expr_t *e, expr_error_t *err, const char *part)
+{
+    err->column = e->column;
+    snprintf(err->message, sizeof(err->message),
+             "%s cannot be used in a privacy rule yet, only in workflows, because a search has "
+             "no condition for it",
+             part);
+    return false;
+}
+
+/* Mirrors compile_shifted and compile_path: after constant date shifts, a path is This or a
+ * chain of fields read from This. */
+static bool path_searchable(const expr_t *path, expr_error_t *err)
+{
+    while (path->kind == EXPR_DATE_ADD && !mentions_this(path->right))
+        path = path->left;
+    const expr_t *cur = path;
+    while (cur->kind == EXPR_FIELD)
+        cur = cur->left;
+    if (cur->kind == EXPR_THIS)
+        return true;
+
+    char part[64];
+    switch (cur->kind) {
+    case EXPR_ARITH:
+        return reject(cur, err, "arithmetic on a value of This");
+    case EXPR_DATE_ADD:
+        return reject(cur, err, "a date shift by an amount read from This");
+    default:
+        snprintf(part, sizeof(part), "\"%s\" on a value of This", suffix_word(cur->kind));
+        return reject(cur, err, part);
+    }
+}
+
+static bool searchable(const expr_t *e, expr_error_t *err)
+{
+    if (!mentions_this(e))
+        return true;
+    const bool left_this = mentions_this(e->left);
+    const bool right_this = mentions_this(e->right);
+
+    switch (e->kind) {
+    case EXPR_AND:
+    case EXPR_OR:
+        return searchable(e->left, err) && searchable(e->right, err);
+    case EXPR_NOT:
+        return searchable(e->left, err);
+    case EXPR_CMP: {
+        if (left_this && right_this)
+            return reject(e, err, "a comparison of two values that both depend on This");
+        const expr_t *path = left_this ? e->left : e->right;
+        if (path->kind != EXPR_FIELD && path->kind != EXPR_THIS && path->type.kind == FK_BOOL)
+            return searchable(path, err);
+        return path_searchable(path, err);
+    }
+    case EXPR_CONTAINS:
+    case EXPR_NOT_CONTAINS:
+        if (left_this && !right_this)
+            return path_searchable(e->left, err);
+        if (right_this && !left_this && e->left->type.is_list)
+            return path_searchable(e->right, err);
+        return reject(e, err,
+                      "\"contains\" with This on both sides, or with a text that does not "
+                      "depend on This on its left,");
+    case EXPR_IS_EMPTY:
+    case EXPR_IS_NOT_EMPTY:
+    case EXPR_LOGGED_IN:
+    case EXPR_NOT_LOGGED_IN:
+    case EXPR_FIELD:
+        return path_searchable(e->kind == EXPR_FIELD ? e : e->left, err);
+    default:
+        return reject(e, err, "this expression");
+    }
+}
+
+bool expr_check_searchable(const expr_t *e, expr_error_t *err)
+{
+    expr_error_t spare;
+    if (err == NULL)
+        err = &spare;
+    memset(err, 0, sizeof(*err));
+    if (e == NULL)
+        return reject(&(expr_t){.column = 0}, err, "an empty expression");
+    return searchable(e, err);
 }

@@ -918,3 +918,8 @@ err_t store_outbox_insert(store_conn_t *conn, const char *recipient, const char 
         return ERR_INVALID;
     return conn->store->backend->outbox_insert(conn, recipient, subject, body, now_ms);
 }
+
+bool store_is_shared(const store_t *store)
+{
+    return store != NULL && store->backend->events_start != NULL;
+}

@@ -226,6 +226,10 @@ typedef void (*store_event_fn)(void *ud, const char *event);
  * return ERR_OK. Call once, before serving. */
 err_t store_events_start(store_t *store, store_event_fn fn, void *ud) WARN_UNUSED;
 
+/* True when several processes may serve this store at once (PostgreSQL), false when the store is
+ * served by this process alone (SQLite). */
+bool store_is_shared(const store_t *store);
+
 /* True while every event published up to a moment at most 75 ms ago is known to have been
  * delivered, so an in-memory cache that applies events may be trusted. Always false for backends
  * without events. Thread-safe and cheap: one atomic load and a clock read. */

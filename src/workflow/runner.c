@@ -23,7 +23,19 @@ typedef struct {
     const char *user_id; /* Current User: changes after sign_up or log_in */
     char user_buf[40];
     wf_result_t *out;
+    /* Credentials revoked by this run, dropped from the cache again once the run has committed,
+     * because a concurrent request may have cached them between the revocation and the commit. */
+    bool logged_out;
+    char forget_users[4][40];
+    size_t nforget;
 } run_t;
+
+static void forget_after_commit(run_t *r, const char *user_id)
+{
+    auth_forget_user(user_id);
+    if (r->nforget < sizeof(r->forget_users) / sizeof(r->forget_users[0]))
+        snprintf(r->forget_users[r->nforget++], sizeof(r->forget_users[0]), "%s", user_id);
+}
 
 static void fail(run_t *r, int status, const char *code, const char *message)
 {
@@ -267,6 +279,7 @@ static err_t do_log_out(run_t *r)
     const auth_caller_t *caller = r->ctx->caller;
     if (caller->kind != CALLER_USER)
         return ERR_OK;
+    r->logged_out = true;
     err_t err = auth_session_revoke(r->ctx->conn, caller->token_hash);
     if (err == ERR_NOT_FOUND)
         return ERR_OK;
@@ -501,6 +514,7 @@ static err_t do_log_out_others(run_t *r)
     size_t n = 0;
     err_t err = store_session_revoke_user(r->ctx->conn, r->user_id,
                                           same_user ? caller->token_hash : NULL, &n);
+    forget_after_commit(r, r->user_id);
     if (err == ERR_OK)
         LOG_INFO("other sessions logged out", "sessions=%zu", n);
     return err;
@@ -675,6 +689,7 @@ static err_t do_reset_password(run_t *r, const app_action_t *a, value_t *result)
         return err;
     size_t revoked = 0;
     err = store_session_revoke_user(r->ctx->conn, user_id, NULL, &revoked);
+    forget_after_commit(r, user_id);
     if (err != ERR_OK)
         return err;
     LOG_INFO("password reset", "sessions_revoked=%zu", revoked);
@@ -996,6 +1011,11 @@ err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *param
     if (err != ERR_OK) {
         sodium_memzero(out->token, sizeof(out->token));
         out->has_token = false;
+        return err;
     }
-    return err;
+    if (r.logged_out)
+        auth_forget_token(ctx->caller->token_hash);
+    for (size_t i = 0; i < r.nforget; i++)
+        auth_forget_user(r.forget_users[i]);
+    return ERR_OK;
 }

@@ -342,7 +342,7 @@ static const broken_case_t broken_cases[] = {
      "types.Task.privacy[0].when", "yes/no"},
     {"when not searchable",
      TASK_WITH("[{\"name\":\"mine\",\"when\":\"This Task's n > This Task's n\"}]"),
-     "types.Task.privacy[0].when", "cannot be evaluated in a search"},
+     "types.Task.privacy[0].when", "cannot be used in a privacy rule"},
     {"bad auth value", WORKFLOW("{\"auth\":\"anyone\",\"actions\":[]}"), "api_workflows.w.auth",
      "user_or_admin"},
     {"bad method", WORKFLOW("{\"method\":\"PUT\",\"actions\":[]}"), "api_workflows.w.method",

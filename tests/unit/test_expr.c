@@ -449,6 +449,40 @@ static const failure_case_t failures[] = {
     {T_TASK, "This Task's title is '\xC3\xA9' or zz", 29, "unknown name \"zz\""},
     {-1, "task's Creator is Current User and code", 36,
      "expected a yes/no expression after \"and\", found text"},
+    {T_TASK, "This Task's title + 1 is 'a'", 19,
+     "\"+\" needs two numbers, or a date on its left, found text and number"},
+    {T_TASK, "1 + This Task's due > 2", 3,
+     "\"+\" needs two numbers, or a date on its left, found number and date"},
+    {T_TASK, "This Task's estimate * 'a' is 1", 22,
+     "\"*\" needs two numbers, found number and text"},
+    {T_TASK, "Current date/time * 2 > 1", 19, "\"*\" needs two numbers, found date and number"},
+    {T_TASK, "This Task's due + 3 is Current date/time", 21,
+     "expected a time unit (seconds, minutes, hours, days or weeks), found \"is\""},
+    {T_TASK, "This Task's due + 3", 20,
+     "expected a time unit (seconds, minutes, hours, days or weeks), found the end of the "
+     "expression"},
+    {T_TASK, "This Task's due + 'a' days > Current date/time", 17,
+     "expected a number of time units after \"+\" on a date, found text"},
+    {T_TASK, "This Task's due < Current date/time + 7 dayz", 41,
+     "expected a time unit (seconds, minutes, hours, days or weeks), found \"dayz\""},
+    {T_TASK, "This Task's due < Current date/time + 7 days + 1", 49,
+     "expected a time unit (seconds, minutes, hours, days or weeks), found the end of the "
+     "expression"},
+    {T_TASK, "This Task's due is 3 days", 17, "cannot compare date with number"},
+    {T_TASK, "This Task's title:count > 1", 18, "\":count\" needs a list on its left, found text"},
+    {T_TASK, "This Task's estimate:lowercase is 'a'", 21,
+     "\":lowercase\" needs a text on its left, found number"},
+    {T_TASK, "This Task's tags:trimmed is 'a'", 17,
+     "\":trimmed\" needs a text on its left, found list of text"},
+    {T_TASK, "This Task's title:foo is 'a'", 19,
+     "expected \"count\", \"lowercase\", \"uppercase\", \"trimmed\" or \"number of "
+     "characters\" after \":\", found \"foo\""},
+    {T_TASK, "This Task's tags:count is 'a'", 24, "cannot compare number with text"},
+    {T_TASK, "This Task's title:number of characters is 'a'", 40,
+     "cannot compare number with text"},
+    {T_TASK, "This Task's title:uppercase > 3", 29, "cannot compare text with number"},
+    {T_TASK, "This Task's tags:count's x is 1", 23,
+     "\"'s\" needs a thing on its left, found number"},
 };
 
 static void parse_failures_name_column_and_word(void **state)
@@ -721,6 +755,45 @@ static const truth_row_t task_truths[] = {
     {"This Task's due < Current date/time", NULL, true},
     {"This Task's due > Current date/time", NULL, false},
     {"(This Task's done is yes) is no", NULL, false},
+    {"This Task's tags:count is 2", NULL, true},
+    {"This Task's counts:count is 2", NULL, true},
+    {"This Task's watchers:count > 0", NULL, true},
+    {"Current User's roles:count is 0", ID_ADMIN, true},
+    {"Current User's roles:count is 2", ID_BOB, true},
+    {"Current User's roles:count is 0", NULL, true},
+    {"This Task's estimate * 2 is 6", NULL, true},
+    {"This Task's estimate + 1 * 2 is 5", NULL, true},
+    {"(This Task's estimate + 1) * 2 is 8", NULL, true},
+    {"This Task's estimate - 1 - 1 is 1", NULL, true},
+    {"This Task's estimate / 2 is 1.5", NULL, true},
+    {"12 / This Task's estimate / 2 is 2", NULL, true},
+    {"This Task's estimate / 0 is empty", NULL, true},
+    {"This Task's estimate - 4 < 0", NULL, true},
+    {"This Task's estimate-4 < 0", NULL, true},
+    {"This Task's estimate - -1 is 4", NULL, true},
+    {"This Task's estimate + Current User's roles:count is 5", ID_BOB, true},
+    {"This Task's title:lowercase is 'buy milk'", NULL, true},
+    {"This Task's title:uppercase is 'BUY MILK'", NULL, true},
+    {"This Task's title:number of characters is 8", NULL, true},
+    {"'\xC3\xA9t\xC3\xA9':number of characters is 3", NULL, true},
+    {"'  a b  ':trimmed is 'a b'", NULL, true},
+    {"'   ':trimmed is empty", NULL, true},
+    {"This Task's notes:number of characters is 0", NULL, true},
+    {"This Task's notes:lowercase is empty", NULL, true},
+    {"This Task's priority:lowercase is 'high'", NULL, true},
+    {"This Task's title:lowercase:uppercase is 'BUY MILK'", NULL, true},
+    {"This Task's due + 4 seconds is Current date/time", NULL, true},
+    {"This Task's due < Current date/time - 3 seconds", NULL, true},
+    {"This Task's due < Current date/time - 4 seconds", NULL, false},
+    {"Current date/time + 1 days > Current date/time + 23 hours", NULL, true},
+    {"Current date/time + 1 day is Current date/time + 24 hours", NULL, true},
+    {"Current date/time + 1 week is Current date/time + 7 days", NULL, true},
+    {"Current date/time + 2 minutes is Current date/time + 120 seconds", NULL, true},
+    {"Current date/time - 1.5 hours is Current date/time - 90 minutes", NULL, true},
+    {"This Task's due + 1 weeks > Current date/time", NULL, true},
+    {"This Task's due + This Task's estimate seconds > Current date/time", NULL, false},
+    {"This Task's due + 100000000000000000000 days is empty", NULL, true},
+    {"This Task's notes:trimmed is This Task's Slug", NULL, true},
 };
 
 static void eval_truth_table(void **state)
@@ -807,6 +880,132 @@ static void eval_workflow_inputs(void **state)
                      ERR_OK);
     assert_false(b);
     assert_int_equal(loads, 0);
+}
+
+/* Parameters estimate (number), n (number), start (date), words (list of text) and name (text). */
+static app_param_t op_params[5];
+
+static expr_scope_t operator_scope(void)
+{
+    op_params[0] = (app_param_t){.name = "estimate", .type = scalar(FK_NUMBER)};
+    op_params[1] = (app_param_t){.name = "n", .type = scalar(FK_NUMBER)};
+    op_params[2] = (app_param_t){.name = "start", .type = scalar(FK_DATE)};
+    op_params[3] = (app_param_t){.name = "words", .type = vtype(FK_TEXT, true, -1, -1)};
+    op_params[4] = (app_param_t){.name = "name", .type = scalar(FK_TEXT)};
+    expr_scope_t s = {.app = &app, .this_type = -1, .params = op_params, .nparams = 5};
+    return s;
+}
+
+static value_t eval_with(const expr_scope_t *scope, const value_t *params, const char *text)
+{
+    expr_env_t env = env_for(ID_BOB, -1, NULL);
+    env.params = params;
+    value_t v;
+    const err_t rc = expr_eval(parse_ok(scope, text), &env, &v);
+    if (rc != ERR_OK)
+        fail_msg("%s: eval returned %d", text, rc);
+    return v;
+}
+
+static void assert_number(value_t v, double expected)
+{
+    assert_int_equal(v.kind, VAL_NUMBER);
+    assert_true(v.u.num == expected);
+}
+
+static void eval_operators_on_parameters(void **state)
+{
+    (void)state;
+    const expr_scope_t s = operator_scope();
+    value_t params[5] = {value_number(4), value_number(3), value_date(1000),
+                         val_json("[\"a\",\"b\",\"c\"]"), val_text("  Ann ")};
+
+    assert_number(eval_with(&s, params, "estimate * 2"), 8);
+    assert_number(eval_with(&s, params, "estimate * 2 + n"), 11);
+    assert_number(eval_with(&s, params, "n + estimate * 2"), 11);
+    assert_number(eval_with(&s, params, "estimate - n - 1"), 0);
+    assert_number(eval_with(&s, params, "estimate / n * 3"), 4);
+    assert_int_equal(eval_with(&s, params, "estimate / 0").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, params, "estimate / (n - 3)").kind, VAL_NULL);
+    assert_number(eval_with(&s, params, "words:count"), 3);
+    assert_number(eval_with(&s, params, "words:count * 2"), 6);
+
+    value_t v = eval_with(&s, params, "start + n days");
+    assert_int_equal(v.kind, VAL_DATE);
+    assert_true(v.u.ms == 1000 + 3 * 86400000LL);
+    v = eval_with(&s, params, "start - n hours + estimate minutes");
+    assert_true(v.kind == VAL_DATE && v.u.ms == 1000 - 3 * 3600000LL + 4 * 60000LL);
+    v = eval_with(&s, params, "start + estimate * 2 seconds");
+    assert_true(v.kind == VAL_DATE && v.u.ms == 9000);
+
+    v = eval_with(&s, params, "name:trimmed");
+    assert_true(v.kind == VAL_TEXT && v.u.s.n == 3 && memcmp(v.u.s.p, "Ann", 3) == 0);
+    v = eval_with(&s, params, "name:trimmed:uppercase");
+    assert_true(v.kind == VAL_TEXT && v.u.s.n == 3 && memcmp(v.u.s.p, "ANN", 3) == 0);
+    v = eval_with(&s, params, "name:lowercase");
+    assert_true(v.kind == VAL_TEXT && v.u.s.n == 6 && memcmp(v.u.s.p, "  ann ", 6) == 0);
+    assert_number(eval_with(&s, params, "name:number of characters"), 6);
+    assert_number(eval_with(&s, params, "name:trimmed:number of characters"), 3);
+    /* The source text is left as it was. */
+    assert_memory_equal(params[4].u.s.p, "  Ann ", 6);
+
+    /* Empty inputs give empty results, except counts and lengths, which are 0. */
+    value_t empty[5] = {value_null(), value_null(), value_null(), value_null(), value_null()};
+    assert_int_equal(eval_with(&s, empty, "estimate * 2").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, empty, "2 - estimate").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, empty, "start + 1 days").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, params, "start + estimate days").kind, VAL_DATE);
+    empty[2] = value_date(0);
+    assert_int_equal(eval_with(&s, empty, "start + n days").kind, VAL_NULL);
+    assert_number(eval_with(&s, empty, "words:count"), 0);
+    assert_number(eval_with(&s, empty, "name:number of characters"), 0);
+    assert_int_equal(eval_with(&s, empty, "name:uppercase").kind, VAL_NULL);
+
+    /* Results no JSON number or date can hold are empty, never infinite. */
+    value_t huge[5] = {value_number(1e308), value_number(1e308), value_date(1000), value_null(),
+                       value_null()};
+    assert_int_equal(eval_with(&s, huge, "estimate * n").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, huge, "estimate + n").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, huge, "start + n seconds").kind, VAL_NULL);
+    assert_int_equal(eval_with(&s, huge, "start - n weeks").kind, VAL_NULL);
+    huge[2] = value_date(INT64_MAX - 10);
+    huge[1] = value_number(1);
+    assert_int_equal(eval_with(&s, huge, "start + n seconds").kind, VAL_NULL);
+}
+
+/* The AST follows the usual precedence: "*" and "/" before "+" and "-", both left to right, and
+ * all of them before comparisons. */
+static void parse_operator_precedence(void **state)
+{
+    (void)state;
+    const expr_scope_t s = operator_scope();
+    expr_t *e = parse_ok(&s, "n + estimate * 2 - 1");
+    assert_int_equal(e->kind, EXPR_ARITH);
+    assert_int_equal(e->arith, ARITH_SUB);
+    assert_int_equal(e->left->kind, EXPR_ARITH);
+    assert_int_equal(e->left->arith, ARITH_ADD);
+    assert_int_equal(e->left->right->arith, ARITH_MUL);
+    assert_int_equal(e->type.kind, FK_NUMBER);
+
+    e = parse_bool(&s, "start + n days < start + 1 weeks");
+    assert_int_equal(e->kind, EXPR_CMP);
+    assert_int_equal(e->left->kind, EXPR_DATE_ADD);
+    assert_int_equal(e->left->unit_ms, 86400000);
+    assert_int_equal(e->right->unit_ms, 604800000);
+    assert_int_equal(e->right->type.kind, FK_DATE);
+
+    e = parse_ok(&s, "words:count");
+    assert_int_equal(e->kind, EXPR_COUNT);
+    assert_int_equal(e->type.kind, FK_NUMBER);
+    assert_false(e->type.is_list);
+    e = parse_ok(&s, "name:trimmed:number of characters");
+    assert_int_equal(e->kind, EXPR_LENGTH);
+    assert_int_equal(e->left->kind, EXPR_TRIMMED);
+    assert_int_equal(e->column, 1);
+
+    e = parse_bool(&s, "words:count > 2 and name:lowercase is 'ann'");
+    assert_int_equal(e->kind, EXPR_AND);
+    assert_int_equal(e->right->left->kind, EXPR_LOWERCASE);
 }
 
 /* ---- compilation: shapes ---------------------------------------------------------------- */
@@ -899,6 +1098,30 @@ static void to_cond_shapes(void **state)
     assert_int_equal(c->nvalues, 2);
     c = compile_rule("Current User's friends contains This User", T_USER, ID_ADMIN);
     assert_int_equal(c->kind, COND_FALSE);
+
+    /* Constant date shifts move to the constant side, computed once. */
+    c = compile_rule("This Task's due + 2 seconds < Current date/time", T_TASK, NULL);
+    assert_true(c->kind == COND_CMP && c->op == CMP_LT);
+    assert_ptr_equal(c->field, &task_fields[K_DUE]);
+    assert_true(c->value.kind == VAL_DATE && c->value.u.ms == NOW_MS - 2000);
+    c = compile_rule("This Task's due < Current date/time + 7 days", T_TASK, NULL);
+    assert_true(c->kind == COND_CMP && c->op == CMP_LT);
+    assert_true(c->value.kind == VAL_DATE && c->value.u.ms == NOW_MS + 7 * 86400000LL);
+    c = compile_rule("Current date/time - 1 hours >= This Task's due - 1 minutes", T_TASK, NULL);
+    assert_true(c->kind == COND_CMP && c->op == CMP_LE);
+    assert_true(c->value.u.ms == NOW_MS - 3600000 + 60000);
+    c = compile_rule("This Task's due + 3 days is not empty", T_TASK, NULL);
+    assert_int_equal(c->kind, COND_IS_NOT_EMPTY);
+    c = compile_rule("This Task's due + 100000000000000000000 days is empty", T_TASK, NULL);
+    assert_int_equal(c->kind, COND_TRUE);
+    c = compile_rule("This Task's estimate > 2 * 3 - 1", T_TASK, NULL);
+    assert_true(c->kind == COND_CMP && c->value.u.num == 5);
+    c = compile_rule("This Task's title is Current User's name:lowercase", T_TASK, ID_BOB);
+    assert_true(c->kind == COND_CMP && c->value.u.s.n == 3 &&
+                memcmp(c->value.u.s.p, "bob", 3) == 0);
+    c = compile_rule("Current User's roles:count is 2 and This Task's done", T_TASK, ID_BOB);
+    assert_int_equal(c->kind, COND_CMP);
+    assert_ptr_equal(c->field, &task_fields[K_DONE]);
 
     /* Comparing two sides that both depend on This has no store condition yet. */
     const expr_scope_t scope = rule_scope(T_TASK);
@@ -1162,6 +1385,30 @@ static const char *const property_task_rules[] = {
     "(This Task's done is yes and Current User's name is 'Bob') is not yes",
     "This Task is not empty",
     "not (This Task's assignee is Current User or This Task's Creator is Current User)",
+    "This Task's due < Current date/time + 2 seconds",
+    "This Task's due + 2 seconds < Current date/time",
+    "This Task's due - 1 seconds >= Current date/time - 3 seconds",
+    "Current date/time - 2 seconds < This Task's due + 0.5 seconds",
+    "This Task's due + 1 seconds is Current date/time - 1 seconds",
+    "This Task's due + 1 seconds is not Current date/time",
+    "This Task's Created Date + 1 seconds - 500 minutes + 500 minutes > Current date/time",
+    "This Task's due + 1 seconds is empty",
+    "This Task's due - 1 weeks is not empty",
+    "This Task's due + 100000000000000000000 days is empty",
+    "This Task's due + 100000000000000000000 days < Current date/time",
+    "This Task's due + 100000000000000000000 days is not Current date/time",
+    "(This Task's due + 3 seconds) <= Current date/time",
+    "This Task's estimate > 1 + 2 * 1",
+    "This Task's estimate is 6 / 2",
+    "This Task's estimate < 10 / 0",
+    "This Task's estimate is not 10 / 0",
+    "This Task's title is 'BUY MILK':lowercase:uppercase:lowercase",
+    "This Task's title contains '  milk ':trimmed",
+    "Current User's roles:count > 1 and This Task's done",
+    "Current User's name:number of characters is 3 or This Task's done is no",
+    "This Task's title is Current User's name:uppercase",
+    "This Task's assignee's name is Current User's name:lowercase",
+    "This Task's estimate >= Current User's friends:count",
 };
 
 static const char *const property_user_rules[] = {
@@ -1225,6 +1472,68 @@ static void to_cond_agrees_with_eval(void **state)
     }
 }
 
+typedef struct {
+    const char *rule;
+    int column;
+    const char *message_start;
+} unsearchable_case_t;
+
+static const unsearchable_case_t unsearchable[] = {
+    {"This Task's tags:count > 2", 1, "\":count\" on a value of This"},
+    {"This Task's done and This Task's tags:count > 2", 22, "\":count\" on a value of This"},
+    {"This Task's estimate * 2 > 3", 1, "arithmetic on a value of This"},
+    {"3 < 1 + This Task's estimate", 5, "arithmetic on a value of This"},
+    {"This Task's title:lowercase is 'a'", 1, "\":lowercase\" on a value of This"},
+    {"This Task's title:uppercase contains 'A'", 1, "\":uppercase\" on a value of This"},
+    {"This Task's title:trimmed is empty", 1, "\":trimmed\" on a value of This"},
+    {"This Task's title:number of characters > 3", 1,
+     "\":number of characters\" on a value of This"},
+    {"This Task's due + This Task's estimate days < Current date/time", 1,
+     "a date shift by an amount read from This"},
+    {"Current date/time + This Task's estimate days > Current date/time", 1,
+     "a date shift by an amount read from This"},
+    {"This Task's title is This Task's notes", 1,
+     "a comparison of two values that both depend on This"},
+    {"This Task's due + 1 days < This Task's Created Date", 1,
+     "a comparison of two values that both depend on This"},
+    {"'Buy milk now' contains This Task's title", 1, "\"contains\" with This on both sides"},
+    {"not (yes and This Task's Creator's roles:count is 1)", 14, "\":count\" on a value of This"},
+};
+
+/* Rules that expr_to_cond cannot compile are exactly those that expr_check_searchable rejects,
+ * and the check names the part to change. */
+static void searchable_names_rejected_part(void **state)
+{
+    (void)state;
+    add_users();
+    const expr_scope_t scope = rule_scope(T_TASK);
+    for (size_t i = 0; i < sizeof(unsearchable) / sizeof(unsearchable[0]); i++) {
+        const unsearchable_case_t *u = &unsearchable[i];
+        expr_t *e = parse_bool(&scope, u->rule);
+        expr_error_t err;
+        if (expr_check_searchable(e, &err))
+            fail_msg("%s: expected expr_check_searchable to reject it", u->rule);
+        if (err.column != u->column ||
+            strncmp(err.message, u->message_start, strlen(u->message_start)) != 0)
+            fail_msg("%s\n  expected column %d: %s...\n  got      column %d: %s", u->rule,
+                     u->column, u->message_start, err.column, err.message);
+        assert_non_null(strstr(err.message, "cannot be used in a privacy rule yet"));
+        for (int caller = 0; caller < 2; caller++) {
+            const expr_env_t env = env_for(caller ? ID_BOB : NULL, T_TASK, NULL);
+            store_cond_t *c = NULL;
+            if (expr_to_cond(e, &env, &c) != ERR_INVALID)
+                fail_msg("%s: expected expr_to_cond to return ERR_INVALID", u->rule);
+        }
+    }
+    for (size_t r = 0; r < sizeof(property_task_rules) / sizeof(property_task_rules[0]); r++) {
+        expr_error_t err;
+        if (!expr_check_searchable(parse_bool(&scope, property_task_rules[r]), &err))
+            fail_msg("%s: rejected at column %d: %s", property_task_rules[r], err.column,
+                     err.message);
+    }
+    assert_false(expr_check_searchable(NULL, NULL));
+}
+
 /* ---- robustness ------------------------------------------------------------------------- */
 
 static const char *const fuzz_tokens[] = {
@@ -1232,7 +1541,9 @@ static const char *const fuzz_tokens[] = {
     "Result of step ", "1", "-3.5", "is ", "is not ", "empty", "logged in", "contains ",
     "doesn't contain ", ">", "<=", "and ", "or ", "not ", "(", ")", "'", "'a''b'", " ", "yes",
     "no", "title", "assignee", "name", "Creator", "tags", "estimate", "priority", "'High'",
-    "task", "email", "code", "\xff", "\xC3\xA9", "\t", "''",
+    "task", "email", "code", "\xff", "\xC3\xA9", "\t", "''", " + ", "-", " * ", "/", " days",
+    " hours", "week", ":", ":count", ":lowercase", ":trimmed", ":number of characters", "due",
+    "1e308", "0",
 };
 
 static int fuzz_parsed;
@@ -1268,9 +1579,14 @@ static void fuzz_one(const char *text, size_t n)
         value_t v;
         err_t outcome = expr_eval(e, &env, &v);
         store_cond_t *c;
-        if (s == 0 && e->type.kind == FK_BOOL && !e->type.is_list &&
-            expr_to_cond(e, &env, &c) == ERR_OK)
-            check_rows_agree(copy, e, c, ID_BOB, T_TASK);
+        if (s == 0 && e->type.kind == FK_BOOL && !e->type.is_list) {
+            const err_t compiled = expr_to_cond(e, &env, &c);
+            if (compiled == ERR_OK)
+                check_rows_agree(copy, e, c, ID_BOB, T_TASK);
+            if ((compiled == ERR_INVALID) == expr_check_searchable(e, NULL))
+                fail_msg("%s: expr_to_cond returned %d but expr_check_searchable disagrees", copy,
+                         compiled);
+        }
         (void)outcome;
     }
     free(copy);
@@ -1281,6 +1597,9 @@ static const char *const fuzz_operands[] = {
     "'High'", "3", "yes", "task's title", "email", "Result of step 1's done", "This Task's tags",
     "This Task's assignee", "Current User's name", "This Task's priority", "Current date/time",
     "This Task's due", "This Task's done", "Result of step 2", "This Task's counts",
+    "This Task's due + 1 seconds", "Current date/time - 2 seconds", "This Task's tags:count",
+    "This Task's estimate * 2", "Current User's roles:count", "This Task's title:lowercase",
+    "'A b':uppercase", "Current User's name:number of characters", "2 / 0",
 };
 
 static const char *const fuzz_operators[] = {
@@ -1374,6 +1693,9 @@ int main(void)
         cmocka_unit_test(eval_workflow_inputs),
         cmocka_unit_test(to_cond_shapes),
         cmocka_unit_test(to_cond_agrees_with_eval),
+        cmocka_unit_test(searchable_names_rejected_part),
+        cmocka_unit_test(eval_operators_on_parameters),
+        cmocka_unit_test(parse_operator_precedence),
         cmocka_unit_test(parse_survives_garbage),
     };
     setup_app(NULL);

@@ -1,0 +1,214 @@
+"""The examples of docs/data-api.md, run as written.
+
+Every ```sh block of the page runs, in order, in one bash process (set -euo pipefail) against a
+fresh server for the todo app, after the README's sign-up of alice@example.com. The page's
+http://localhost:8080 becomes the test server's address, ./build/froth the binary under test and
+sqlite:todo.db the server's store. Lines starting with "# =>" give what the commands above them
+print since the previous "# =>" lines or the start of the block, with "..." standing for any
+text. Output that no "# =>" line shows must be empty, so the page shows everything it prints.
+"""
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+
+import pytest
+
+from conftest import Froth, froth_bin, froth_root, stop_and_check, todo_app
+
+DOC = froth_root() / "docs" / "data-api.md"
+README = froth_root() / "README.md"
+DOC_BASE = "http://localhost:8080"
+RUN_TIMEOUT_S = 120
+MARK = "__froth_docs_mark__"
+EXPECT_RE = re.compile(r"^\s*# =>(?: (.*))?$")
+
+# The accounts the page uses; their passwords must never reach the server's log.
+ALICE = ("alice@example.com", "Correct-Horse-9")
+OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4")
+
+
+class Block:
+    """One ```sh block: its source lines and its groups of "# =>" lines."""
+
+    def __init__(self, index, line, lines):
+        self.index = index
+        self.line = line  # line number of the opening fence
+        self.lines = lines
+        self.groups = []  # (line number of the first "# =>" line, expected text)
+        current = None
+        for offset, text in enumerate(lines):
+            match = EXPECT_RE.match(text)
+            if match is None:
+                current = None
+                continue
+            if current is None:
+                current = [self.line + 1 + offset, []]
+                self.groups.append(current)
+            current[1].append(match.group(1) or "")
+        self.groups = [(first, "\n".join(expected)) for first, expected in self.groups]
+
+    def source(self):
+        return "\n".join(self.lines)
+
+
+def read_blocks(text):
+    blocks = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() != "```sh":
+            i += 1
+            continue
+        end = i + 1
+        while end < len(lines) and lines[end].strip() != "```":
+            end += 1
+        if end == len(lines):
+            raise ValueError(f"{DOC}: the sh block at line {i + 1} is not closed")
+        blocks.append(Block(len(blocks), i + 1, lines[i + 1:end]))
+        i = end + 1
+    return blocks
+
+
+BLOCKS = read_blocks(DOC.read_text(encoding="utf-8"))
+
+
+def pattern_of(expected):
+    """Return a regular expression for expected output in which "..." matches any text."""
+    return re.compile(".*?".join(re.escape(part) for part in expected.split("...")), re.DOTALL)
+
+
+def script_for(blocks, substitutions, secrets_path):
+    """Return the bash script that runs every block, printing a mark line after each block's
+    start, each group of "# =>" lines and each block's end."""
+    out = ["set -euo pipefail",
+           f"__froth_mark() {{ printf '\\n{MARK} %s\\n' \"$1\"; }}"]
+    for block in blocks:
+        out.append(f"__froth_mark B{block.index}-start")
+        group = -1
+        for number, line in enumerate(block.lines):
+            expectation = EXPECT_RE.match(line) is not None
+            if not expectation:
+                for old, new in substitutions:
+                    line = line.replace(old, new)
+            out.append(line)
+            last_of_group = expectation and (number + 1 == len(block.lines) or
+                                             EXPECT_RE.match(block.lines[number + 1]) is None)
+            if last_of_group:
+                group += 1
+                out.append(f"__froth_mark B{block.index}-G{group}")
+        out.append(f"__froth_mark B{block.index}-end")
+    # The tokens the page obtained, so that the harness can check the log never shows them.
+    out.append(f"printf '%s\\n' \"${{TOKEN:-}}\" \"${{BOB:-}}\" \"${{ADMIN:-}}\" > "
+               f"{shlex.quote(str(secrets_path))}")
+    return "\n".join(out) + "\n"
+
+
+def split_output(stdout):
+    """Return {mark label: output printed since the previous mark}, trailing whitespace cut."""
+    regions = {}
+    current = []
+    for line in stdout.split("\n"):
+        if line.startswith(MARK + " "):
+            regions[line[len(MARK) + 1:]] = "\n".join(current).rstrip()
+            current = []
+        else:
+            current.append(line)
+    return regions
+
+
+def clean_environment(home):
+    """Return the environment for the examples: no proxies, so curl only talks to the test
+    server, and a fresh HOME, so no ~/.curlrc adds options."""
+    env = {key: value for key, value in os.environ.items()
+           if key.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")}
+    env.update({"no_proxy": "*", "NO_PROXY": "*", "HOME": str(home), "CURL_HOME": str(home)})
+    return env
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """Run every block against a fresh server; return (stdout regions, stderr, exit status)."""
+    work = tmp_path_factory.mktemp("docs")
+    server = Froth(todo_app(), work)
+    server.start()
+    try:
+        for password in OTHER_PASSWORDS:
+            server.plant(password)
+        server.signup(*ALICE)
+
+        secrets_path = work / "secrets.txt"
+        substitutions = [(DOC_BASE, server.base),
+                         ("./build/froth", shlex.quote(froth_bin())),
+                         ("sqlite:todo.db", shlex.quote(server.db_url))]
+        script = work / "examples.sh"
+        script.write_text(script_for(BLOCKS, substitutions, secrets_path), encoding="utf-8")
+        shell = work / "shell"
+        shell.mkdir()
+        process = subprocess.Popen(["bash", str(script)], cwd=str(shell),
+                                   env=clean_environment(shell), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   start_new_session=True)
+        try:
+            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+            stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
+        if secrets_path.exists():
+            for secret in secrets_path.read_text(encoding="utf-8").split("\n"):
+                if secret:
+                    server.plant(secret)
+        yield (split_output(stdout.decode("utf-8", "replace")),
+               stderr.decode("utf-8", "replace"), process.returncode)
+    finally:
+        stop_and_check(server)
+
+
+def test_readme_signs_alice_up():
+    """The page starts where the README's first step leaves off."""
+    readme = README.read_text(encoding="utf-8")
+    assert '{"email":"%s","password":"%s"}' % ALICE in readme
+
+
+def test_doc_has_examples():
+    assert len(BLOCKS) >= 20, "docs/data-api.md lost its sh blocks"
+    assert sum(len(block.groups) for block in BLOCKS) >= 50, "docs/data-api.md lost its checks"
+
+
+def test_examples_reach_only_test_server():
+    for block in BLOCKS:
+        for line in block.lines:
+            if EXPECT_RE.match(line):
+                continue
+            for url in re.findall(r"\bhttps?://[^\s'\"]*", line):
+                assert url.startswith(DOC_BASE + "/"), \
+                    f"{DOC}:{block.line}: an example calls {url}"
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"line{block.line}" for block in BLOCKS])
+def test_block(run, block):
+    regions, stderr, status = run
+    if f"B{block.index}-end" not in regions:
+        failed = next(b for b in BLOCKS if f"B{b.index}-end" not in regions)
+        if failed is not block:
+            pytest.fail(f"not run: the block at {DOC.name}:{failed.line} failed first")
+        pytest.fail(f"the block at {DOC.name}:{block.line} failed (bash exit status {status}):\n"
+                    f"{block.source()}\n--- stderr ---\n{stderr[-3000:]}")
+
+    for number, (line, expected) in enumerate(block.groups):
+        actual = regions[f"B{block.index}-G{number}"]
+        matched = pattern_of(expected).fullmatch(actual) is not None
+        assert matched, \
+            f"{DOC.name}:{line}: the output differs\nexpected: {expected}\nactual:   {actual}"
+    unchecked = [regions[f"B{block.index}-{label}"] for label in ("start", "end")
+                 if regions[f"B{block.index}-{label}"]]
+    assert not unchecked, f"{DOC.name}:{block.line}: output that no '# =>' line shows: " + \
+        "; ".join(text[:300] for text in unchecked)
+
+
+def test_all_examples_ran(run):
+    regions, stderr, status = run
+    assert status == 0, f"bash exited with {status}:\n{stderr[-3000:]}"
