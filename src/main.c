@@ -43,6 +43,7 @@ typedef struct {
     unsigned drain_ms;
     auth_throttle_config_t throttle;
     unsigned scheduler_poll_ms;
+    unsigned idle_days;
 } options_t;
 
 /* Connections each store keeps open at most; set by --db-pool before the first open. */
@@ -117,6 +118,8 @@ static void usage_serve(FILE *f)
           "                      (env FROTH_LOGIN_LIMIT; default 20)\n"
           "  --signup-limit N    sign-up attempts per client address per hour, 0 for no limit\n"
           "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
+          "  --idle-days N       days a user token may go unused before it expires; each use\n"
+          "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
           "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
           "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
           "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
@@ -155,8 +158,10 @@ static void usage_admin_token(FILE *f)
     fputs("usage: froth admin-token create --label NAME [--db URL]\n"
           "       froth admin-token list [--db URL]\n"
           "       froth admin-token revoke NAME [--db URL]\n"
+          "       froth admin-token regenerate NAME [--db URL]\n"
           "\n"
-          "create prints a new admin API token once; only its hash is stored. Admin tokens\n"
+          "create prints a new admin API token once; only its hash is stored. regenerate\n"
+          "replaces a token under the same label and prints the new one once. Admin tokens\n"
           "bypass privacy rules but reach only exposed types and workflows. --db defaults to\n"
           "env FROTH_DB, then sqlite:froth.db.\n",
           f);
@@ -166,6 +171,7 @@ enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
     OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
     OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL, OPT_DB_POOL,
+    OPT_IDLE_DAYS,
     OPT_FILES_DIR, OPT_MAX_FILE_BYTES, OPT_PUBLIC_URL,
 };
 
@@ -182,6 +188,7 @@ static const struct option long_options[] = {
     {"lockout-after", required_argument, NULL, OPT_LOCKOUT_AFTER},
     {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
     {"db-pool", required_argument, NULL, OPT_DB_POOL},
+    {"idle-days", required_argument, NULL, OPT_IDLE_DAYS},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -283,6 +290,13 @@ static bool apply_option(options_t *o, int opt, const char *value)
         else
             o->throttle.failures_before_lock = (int64_t)v;
         return true;
+    case OPT_IDLE_DAYS:
+        if (!set_uint("idle window", value, 3650, &v) || v == 0) {
+            fprintf(stderr, "froth: --idle-days must be from 1 to 3650\n");
+            return false;
+        }
+        o->idle_days = (unsigned)v;
+        return true;
     case OPT_DB_POOL:
         if (!set_uint("pool size", value, 1000, &v) || v == 0) {
             fprintf(stderr, "froth: --db-pool must be from 1 to 1000\n");
@@ -329,7 +343,7 @@ static bool load_env(options_t *o)
         {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
         {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
         {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER}, {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
-        {"FROTH_DB_POOL", OPT_DB_POOL},
+        {"FROTH_DB_POOL", OPT_DB_POOL}, {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -349,6 +363,7 @@ static int parse_options(int argc, char **argv, options_t *o, void (*help)(FILE 
     o->log_level = LOG_LEVEL_INFO;
     o->drain_ms = 10000;
     o->scheduler_poll_ms = 1000;
+    o->idle_days = 30;
     o->files_dir = "files";
     o->max_file_bytes = 10 * 1024 * 1024;
     o->throttle = (auth_throttle_config_t){.login_per_ip_per_minute = 20,
@@ -524,6 +539,37 @@ static int admin_revoke(store_conn_t *conn, const char *label)
     return 0;
 }
 
+/* Replaces a token under the same label, in one transaction: the old token stops working when the
+ * new one is stored, and every node drops the old one from its cache. */
+static int admin_regenerate(store_conn_t *conn, const char *label)
+{
+    err_t err = store_begin(conn, true);
+    if (err == ERR_OK)
+        err = store_admin_token_revoke(conn, label);
+    char token[AUTH_TOKEN_SIZE];
+    if (err == ERR_OK)
+        err = auth_admin_token_create(conn, label, clock_now_ms(), token);
+    if (err == ERR_OK)
+        err = store_commit(conn);
+    else
+        store_rollback(conn);
+    if (err == ERR_NOT_FOUND) {
+        fprintf(stderr, "froth: no admin token is labelled \"%s\"; see froth admin-token list\n",
+                label);
+        return 1;
+    }
+    if (err != ERR_OK) {
+        sodium_memzero(token, sizeof(token));
+        fprintf(stderr, "froth: cannot regenerate the admin token: %s\n", err_name(err));
+        return 1;
+    }
+    fprintf(stderr, "admin token \"%s\" regenerated; the old one no longer works and the new one "
+                    "is shown only once:\n", label);
+    printf("%s\n", token);
+    sodium_memzero(token, sizeof(token));
+    return 0;
+}
+
 static int cmd_admin_token(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -536,13 +582,14 @@ static int cmd_admin_token(int argc, char **argv)
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     const char *name = optind < argc - 1 ? argv[1 + optind] : NULL;
-    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0) {
+    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0 &&
+        strcmp(sub, "regenerate") != 0) {
         fprintf(stderr, "froth: unknown admin-token command \"%s\"\n", sub);
         usage_admin_token(stderr);
         return 2;
     }
-    if (strcmp(sub, "revoke") == 0 && name == NULL) {
-        fprintf(stderr, "froth: admin-token revoke needs the label of the token\n");
+    if ((strcmp(sub, "revoke") == 0 || strcmp(sub, "regenerate") == 0) && name == NULL) {
+        fprintf(stderr, "froth: admin-token %s needs the label of the token\n", sub);
         return 2;
     }
     if (auth_init(1) != ERR_OK) {
@@ -573,6 +620,8 @@ static int cmd_admin_token(int argc, char **argv)
         rc = admin_create(conn, o.label);
     else if (strcmp(sub, "list") == 0)
         rc = admin_list(conn);
+    else if (strcmp(sub, "regenerate") == 0)
+        rc = admin_regenerate(conn, name);
     else
         rc = admin_revoke(conn, name);
     store_release(conn);
@@ -876,6 +925,7 @@ static int cmd_serve(int argc, char **argv)
     if (!migrate_store(store, app, o.db_url))
         goto out;
     auth_throttle_configure(&o.throttle);
+    auth_set_idle_window((int64_t)o.idle_days * 24 * 3600);
     if (auth_cache_attach(store) != ERR_OK) {
         fprintf(stderr, "froth: cannot start the store's change notifications\n");
         goto out;

@@ -65,6 +65,10 @@ void auth_forget_user(const char *user_id);
 /* Drops one cached credential, after it was revoked in the store. */
 void auth_forget_token(const unsigned char hash[32]);
 
+/* Sets how long new sessions may go unused before they expire (default AUTH_IDLE_WINDOW, 30 days,
+ * as Bubble documents). Sessions created before keep their window. Call before serving. */
+void auth_set_idle_window(int64_t seconds);
+
 /* Makes a new random token and its SHA-256. */
 void auth_token_new(char token[AUTH_TOKEN_SIZE], unsigned char hash[32]);
 

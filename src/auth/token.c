@@ -10,6 +10,15 @@
 #include "core/ids.h"
 #include "core/log.h"
 
+/* How long a session may go unused before it expires; each use extends it. */
+static int64_t idle_window_s = AUTH_IDLE_WINDOW;
+
+void auth_set_idle_window(int64_t seconds)
+{
+    if (seconds > 0)
+        idle_window_s = seconds;
+}
+
 /* Writes of last-used are coalesced to one per session per minute so that reads stay reads. */
 #define TOUCH_INTERVAL_MS 60000
 
@@ -228,7 +237,7 @@ err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_log
     s.created_ms = now_ms;
     s.last_used_ms = now_ms;
     s.expires_ms = now_ms + lifetime * 1000;
-    s.idle_ms = (int64_t)AUTH_IDLE_WINDOW * 1000;
+    s.idle_ms = idle_window_s * 1000;
     s.two_factor = two_factor;
 
     unsigned char hash[32];

@@ -116,3 +116,23 @@ def test_bad_token_checked_before_route(server):
                          ("GET", "/api/1.1/obj/task/1700000000000x999999999999999999")):
         response = server.request(method, path, token, json={})
         assert_unauthorized(response, "Invalid or expired token", secret=token)
+
+
+def test_regenerate_replaces_token(server):
+    label = f"regen-{uuid.uuid4().hex[:8]}"
+    old = server.admin_token(label)
+    assert server.get("/api/1.1/obj/task", old).status_code == 200
+    result = run_cli("admin-token", "regenerate", label, "--db", server.db_url)
+    assert result.returncode == 0, result.stderr
+    new = server.plant(result.stdout.strip().splitlines()[-1])
+    assert new != old
+    assert_unauthorized(server.get("/api/1.1/obj/task", old))
+    assert server.get("/api/1.1/obj/task", new).status_code == 200
+    listed = run_cli("admin-token", "list", "--db", server.db_url)
+    assert listed.stdout.count(label) == 1
+
+
+def test_regenerate_unknown_label_fails(server):
+    result = run_cli("admin-token", "regenerate", "no-such-label", "--db", server.db_url)
+    assert result.returncode != 0
+    assert "no-such-label" in result.stderr
