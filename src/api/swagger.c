@@ -1,7 +1,7 @@
 /* GET /api/1.1/meta/swagger.json: a Swagger 2.0 document generated from the app definition.
  *
  * Served only when the app sets "swagger": true, without authentication, as on Bubble. It lists
- * exposed types and workflows only, so it says nothing a caller could not learn from /meta.
+ * exposed types and workflows only, so it reveals nothing a caller could not learn from /meta.
  */
 #include <stdio.h>
 #include <string.h>
