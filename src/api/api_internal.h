@@ -125,6 +125,9 @@ void api__data_bulk(api_call_t *call, const app_type_t *type);
 void api__data_modify(api_call_t *call, const app_type_t *type, const char *id, bool replace);
 void api__data_delete(api_call_t *call, const app_type_t *type, const char *id);
 void api__workflow(api_call_t *call, const char *name);
+/* POST (or GET) /wf/<name>/initialize: 200 with an empty response for a workflow the caller may
+ * run, without running it. */
+void api__workflow_initialize(api_call_t *call, const char *name);
 void api__meta(api_call_t *call);
 void api__sessions(api_call_t *call, const char *id);
 

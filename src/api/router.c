@@ -204,12 +204,16 @@ static void route_api(api_call_t *call, const path_t *path, size_t at)
             api__meta(call);
         return;
     }
-    if (path->nseg == at + 2 && strcmp(path->seg[at], "wf") == 0) {
+    const bool initialize = path->nseg == at + 3 && strcmp(path->seg[at + 2], "initialize") == 0;
+    if ((path->nseg == at + 2 || initialize) && strcmp(path->seg[at], "wf") == 0) {
         if (!call->app->settings.workflow_api) {
             api__reply_envelope(call, 404, "NOT_FOUND", "The Workflow API is not enabled for this app");
             return;
         }
-        api__workflow(call, path->seg[at + 1]);
+        if (initialize)
+            api__workflow_initialize(call, path->seg[at + 1]);
+        else
+            api__workflow(call, path->seg[at + 1]);
         return;
     }
     api__reply_envelope(call, 404, "NOT_FOUND", "Route not found");

@@ -3,7 +3,7 @@
  *
  * Expressions in action N may use the workflow's parameters and the results of steps 1 to N-1.
  * The expression parser needs a result type for every earlier step, so a step without a result
- * (log_out, delete_thing, return_data) gets a yes/no placeholder. A reference to such a step is
+ * (log_out, delete_thing, delete_list, return_data) gets a yes/no placeholder. A reference to such a step is
  * then reported here, by walking the parsed expression or, when parsing failed, by its text.
  */
 #include <string.h>
@@ -23,7 +23,8 @@ static const action_spec_t specs[] = {
     {"create_thing", ACT_CREATE_THING, {"type", "set", NULL}},
     {"make_changes", ACT_MAKE_CHANGES, {"thing", "set", NULL}},
     {"delete_thing", ACT_DELETE_THING, {"thing", NULL}},
-    {"return_data", ACT_RETURN_DATA, {"data", NULL}},
+    {"delete_list", ACT_DELETE_LIST, {"list", NULL}},
+    {"return_data", ACT_RETURN_DATA, {"data", "content_type", "text", NULL}},
     {"schedule_workflow", ACT_SCHEDULE_WORKFLOW, {"workflow", "at", "parameters", NULL}},
     {"cancel_scheduled", ACT_CANCEL_SCHEDULED, {"id", NULL}},
     {"log_out_other_sessions", ACT_LOG_OUT_OTHER_SESSIONS, {NULL}},
@@ -221,7 +222,7 @@ static void read_set(actions_ctx_t *ctx, const json_t *def, const app_type_t *ta
     app__path_restore(ld, mark);
 }
 
-static void read_data(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
+static void read_json_data(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
 {
     app__loader_t *ld = ctx->ld;
     const json_t *data = json_object_get(def, "data");
@@ -249,6 +250,60 @@ static void read_data(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
         }
     }
     app__path_restore(ld, mark);
+}
+
+/* Is c allowed in a MIME type or subtype name (RFC 6838 restricted-name characters)? */
+static bool is_mime_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$&-^_.+", c) != NULL);
+}
+
+/* Checks a Content-Type value: type/subtype, then optional parameters in printable ASCII. It
+ * becomes a response header, so a control character would let an app inject headers. */
+static bool mime_type_is_valid(const char *s)
+{
+    size_t n = 0;
+    while (is_mime_name_char(s[n]))
+        n++;
+    if (n == 0 || s[n] != '/')
+        return false;
+    size_t m = n + 1;
+    while (is_mime_name_char(s[m]))
+        m++;
+    if (m == n + 1 || strlen(s) > 200)
+        return false;
+    for (const char *p = s + m; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            return false;
+    }
+    return s[m] == '\0' || s[m] == ';' || s[m] == ' ';
+}
+
+/* Reads return_data: "data" for a JSON response (content_type "json", the default), or "text"
+ * for a body sent as it is under the given content type ("text" means text/plain). */
+static void read_data(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
+{
+    app__loader_t *ld = ctx->ld;
+    const char *type = app__read_string(ld, def, "content_type", false);
+    if (type == NULL || strcmp(type, "json") == 0) {
+        if (json_object_get(def, "text") != NULL)
+            app__error_at(ld, "text", "\"text\" needs a content_type other than \"json\"");
+        read_json_data(ctx, def, act);
+        return;
+    }
+    if (strcmp(type, "text") == 0) {
+        act->content_type = "text/plain; charset=utf-8";
+    } else if (mime_type_is_valid(type)) {
+        act->content_type = app__strdup(ld, type);
+    } else {
+        app__error_at(ld, "content_type",
+                      "invalid content type \"%s\": expected \"json\", \"text\" or a MIME type "
+                      "such as \"text/csv\"", type);
+    }
+    if (json_object_get(def, "data") != NULL)
+        app__error_at(ld, "data", "\"data\" is only for content_type \"json\": use \"text\"");
+    act->text = read_expr(ctx, def, "text", APP__WANT_TEXT, true);
 }
 
 static const app_type_t *user_type(const app__loader_t *ld)
@@ -379,6 +434,39 @@ static void read_two_factor(actions_ctx_t *ctx, const json_t *def, app_action_t 
     }
 }
 
+/* Reads key as an expression yielding one thing, or a list of things when allow_list is set. */
+static expr_t *read_things(actions_ctx_t *ctx, const json_t *def, const char *key, bool allow_list)
+{
+    app__loader_t *ld = ctx->ld;
+    expr_t *e = read_expr(ctx, def, key, allow_list ? APP__WANT_ANY : APP__WANT_THING, true);
+    if (e == NULL)
+        return NULL;
+    if (e->type.kind != FK_THING || e->type.ref_type < 0 ||
+        (size_t)e->type.ref_type >= ld->app->ntypes) {
+        char got[128];
+        app__describe_vtype(ld->app, e->type, got, sizeof(got));
+        app__error_at(ld, key, "expected a thing or a list of things, got %s", got);
+        return NULL;
+    }
+    return e;
+}
+
+static expr_t *read_list_of_things(actions_ctx_t *ctx, const json_t *def)
+{
+    app__loader_t *ld = ctx->ld;
+    expr_t *e = read_expr(ctx, def, "list", APP__WANT_ANY, true);
+    if (e == NULL)
+        return NULL;
+    if (e->type.kind != FK_THING || !e->type.is_list || e->type.ref_type < 0 ||
+        (size_t)e->type.ref_type >= ld->app->ntypes) {
+        char got[128];
+        app__describe_vtype(ld->app, e->type, got, sizeof(got));
+        app__error_at(ld, "list", "expected a list of things, got %s", got);
+        return NULL;
+    }
+    return e;
+}
+
 /* Reads the inputs of one action of a known kind. Returns false when the action has no usable
  * target, so later references to its result are not reported a second time. */
 static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act)
@@ -404,17 +492,25 @@ static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act
         act->result.ref_type = act->type;
         return true;
     case ACT_MAKE_CHANGES:
-    case ACT_DELETE_THING:
-        act->thing = read_expr(ctx, def, "thing", APP__WANT_THING, true);
-        if (act->thing == NULL || act->thing->type.ref_type < 0 ||
-            (size_t)act->thing->type.ref_type >= ld->app->ntypes)
+        act->thing = read_things(ctx, def, "thing", true);
+        if (act->thing == NULL)
             return false;
         act->type = act->thing->type.ref_type;
-        if (act->kind == ACT_DELETE_THING)
-            return true;
         read_set(ctx, def, &ld->app->types[act->type], act);
         act->has_result = true;
         act->result = act->thing->type;
+        return true;
+    case ACT_DELETE_THING:
+        act->thing = read_things(ctx, def, "thing", false);
+        if (act->thing == NULL)
+            return false;
+        act->type = act->thing->type.ref_type;
+        return true;
+    case ACT_DELETE_LIST:
+        act->list = read_list_of_things(ctx, def);
+        if (act->list == NULL)
+            return false;
+        act->type = act->list->type.ref_type;
         return true;
     case ACT_RETURN_DATA:
         read_data(ctx, def, act);

@@ -122,6 +122,7 @@ typedef enum {
     ACT_ENABLE_2FA_CONFIRM,
     ACT_DISABLE_2FA,
     ACT_REGENERATE_RECOVERY_CODES,
+    ACT_DELETE_LIST,
 } app_action_kind_t;
 
 /* A key bound to an expression: a field to set (field >= 0) or a key of returned data. */
@@ -142,14 +143,20 @@ typedef struct {
     struct expr *current_password; /* change_password: checked when given */
     struct expr *link;             /* send_password_reset: the page the email links to */
     struct expr *reset_token;      /* reset_password */
-    /* create_thing: the type; make_changes and delete_thing: the thing expression and its type.
-     * type is -1 for the other kinds. */
+    /* create_thing: the type; make_changes and delete_thing: the thing expression and its type;
+     * delete_list: the type of the things in list. type is -1 for the other kinds. The thing of
+     * make_changes may also be a list of things, each changed the same way. */
     int type;
     struct expr *thing;
+    struct expr *list;           /* delete_list: a list of things */
     app_binding_t *set;          /* create_thing and make_changes */
     size_t nset;
-    app_binding_t *data;         /* return_data */
+    app_binding_t *data;         /* return_data with content_type "json" */
     size_t ndata;
+    /* return_data: NULL for "json"; otherwise the response's Content-Type ("text" is stored as
+     * "text/plain; charset=utf-8") and text, the expression that yields the whole body */
+    const char *content_type;
+    struct expr *text;
     /* schedule_workflow: the workflow to run, when (NULL = now), and its parameters, each
      * binding's field being the target's parameter index; cancel_scheduled: the run's id */
     int target_workflow;
@@ -241,6 +248,11 @@ const app_field_t *app_find_field(const app_type_t *type, const char *name, size
 const app_field_t *app_find_field_any(const app_type_t *type, const char *name, size_t n);
 
 const app_workflow_t *app_find_workflow(const app_t *app, const char *name, size_t n);
+
+/* Lists, without repeats, the fields of This that a rule's condition reads directly (for
+ * "This Task's assignee's name" that is assignee), so the store can index them. Writes at most
+ * max fields into out and returns how many. */
+size_t app_rule_fields(const app_rule_t *rule, const app_field_t **out, size_t max);
 
 /* Writes a value type as Bubble names it ("text", "number", "custom.task", "list.text",
  * "option.priority") into out. */

@@ -218,3 +218,25 @@ void app__load_rules(app__loader_t *ld, const json_t *types)
         app__path_restore(ld, mark);
     }
 }
+
+static void collect_this_fields(const expr_t *e, const app_field_t **out, size_t max, size_t *n)
+{
+    if (e == NULL)
+        return;
+    if (e->kind == EXPR_FIELD && e->left != NULL && e->left->kind == EXPR_THIS && e->field != NULL) {
+        bool seen = false;
+        for (size_t i = 0; i < *n; i++)
+            seen = seen || out[i] == e->field;
+        if (!seen && *n < max)
+            out[(*n)++] = e->field;
+    }
+    collect_this_fields(e->left, out, max, n);
+    collect_this_fields(e->right, out, max, n);
+}
+
+size_t app_rule_fields(const app_rule_t *rule, const app_field_t **out, size_t max)
+{
+    size_t n = 0;
+    collect_this_fields(rule->when, out, max, &n);
+    return n;
+}

@@ -334,8 +334,83 @@ static err_t load_target(run_t *r, const app_action_t *a, const app_type_t **typ
     return err;
 }
 
+/* Copies the ids of a list of things, held as the JSON text of an array of ids, into *ids. */
+static err_t list_ids(run_t *r, value_t v, char ***ids, size_t *n)
+{
+    *ids = NULL;
+    *n = 0;
+    if (v.kind != VAL_JSON)
+        return v.kind == VAL_NULL ? ERR_OK : ERR_INTERNAL;
+    json_t *list = NULL;
+    char msg[160];
+    err_t err = jsonx_parse(v.u.s.p, v.u.s.n, &list, msg, sizeof(msg));
+    if (err != ERR_OK)
+        return ERR_INTERNAL;
+    size_t count = json_is_array(list) ? json_array_size(list) : 0;
+    *ids = arena_calloc(r->ctx->arena, count + 1, sizeof(char *));
+    if (*ids == NULL)
+        err = ERR_NOMEM;
+    for (size_t i = 0; err == ERR_OK && i < count; i++) {
+        const json_t *item = json_array_get(list, i);
+        if (!json_is_string(item))
+            continue;
+        (*ids)[*n] = arena_strdup(r->ctx->arena, json_string_value(item));
+        if ((*ids)[*n] == NULL)
+            err = ERR_NOMEM;
+        else
+            (*n)++;
+    }
+    json_decref(list);
+    return err;
+}
+
+/* Changes every thing of a list the same way, evaluating the bindings once. Things deleted since
+ * the list was made are skipped, as they are no longer part of it. The result is the list. */
+static err_t make_changes_to_list(run_t *r, const app_action_t *a, value_t list, value_t *result)
+{
+    const app_type_t *type = &r->ctx->app->types[a->type];
+    char **ids;
+    size_t n;
+    err_t err = list_ids(r, list, &ids, &n);
+    value_t *set = arena_calloc(r->ctx->arena, type->nfields, sizeof(value_t));
+    bool *mask = arena_calloc(r->ctx->arena, type->nfields, sizeof(bool));
+    if (err == ERR_OK && (set == NULL || mask == NULL))
+        err = ERR_NOMEM;
+    if (err == ERR_OK)
+        err = apply_bindings(r, a->set, a->nset, set, mask);
+    for (size_t i = 0; err == ERR_OK && i < n; i++) {
+        store_row_t row;
+        err = store_get(r->ctx->conn, type, ids[i], NULL, r->ctx->arena, &row);
+        if (err == ERR_NOT_FOUND) {
+            err = ERR_OK;
+            continue;
+        }
+        if (err != ERR_OK)
+            break;
+        for (size_t f = 0; f < type->nfields; f++) {
+            if (mask[f])
+                row.values[f] = set[f];
+        }
+        row.values[2] = value_date(r->ctx->now_ms);
+        mask[2] = true;
+        err = store_update(r->ctx->conn, type, ids[i], mask, row.values);
+    }
+    if (err == ERR_CONFLICT) {
+        fail(r, 400, "USED_EMAIL", "This email is already in use");
+        return ERR_OK;
+    }
+    if (err == ERR_OK)
+        *result = list;
+    return err;
+}
+
 static err_t do_make_changes(run_t *r, const app_action_t *a, value_t *result)
 {
+    if (a->thing->type.is_list) {
+        value_t list;
+        err_t err = eval(r, a->thing, &list);
+        return err != ERR_OK ? err : make_changes_to_list(r, a, list, result);
+    }
     const app_type_t *type;
     store_row_t row;
     bool found;
@@ -359,6 +434,24 @@ static err_t do_make_changes(run_t *r, const app_action_t *a, value_t *result)
         return err;
     *result = row.values[0];
     return ERR_OK;
+}
+
+/* Deletes every thing of a list, skipping things already gone. */
+static err_t do_delete_list(run_t *r, const app_action_t *a)
+{
+    const app_type_t *type = &r->ctx->app->types[a->type];
+    value_t list;
+    err_t err = eval(r, a->list, &list);
+    char **ids = NULL;
+    size_t n = 0;
+    if (err == ERR_OK)
+        err = list_ids(r, list, &ids, &n);
+    for (size_t i = 0; err == ERR_OK && i < n; i++) {
+        err = store_delete(r->ctx->conn, type, ids[i]);
+        if (err == ERR_NOT_FOUND)
+            err = ERR_OK;
+    }
+    return err;
 }
 
 static err_t do_delete(run_t *r, const app_action_t *a)
@@ -405,8 +498,25 @@ static value_t cap_list(run_t *r, value_t v)
     return v;
 }
 
+/* A return_data step with a content type other than JSON makes its text the whole response. */
+static err_t return_text(run_t *r, const app_action_t *a)
+{
+    const char *text;
+    size_t n;
+    err_t err = eval_text(r, a->text, &text, &n);
+    if (err != ERR_OK)
+        return err;
+    r->out->content_type = a->content_type;
+    r->out->body = text;
+    r->out->body_n = n;
+    return ERR_OK;
+}
+
 static err_t do_return_data(run_t *r, const app_action_t *a)
 {
+    if (a->content_type != NULL)
+        return return_text(r, a);
+    r->out->content_type = NULL;
     size_t n = r->out->noutputs + a->ndata;
     wf_output_t *outs = arena_calloc(r->ctx->arena, n, sizeof(*outs));
     if (outs == NULL)
@@ -912,6 +1022,8 @@ static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
         return do_make_changes(r, a, result);
     case ACT_DELETE_THING:
         return do_delete(r, a);
+    case ACT_DELETE_LIST:
+        return do_delete_list(r, a);
     case ACT_RETURN_DATA:
         return do_return_data(r, a);
     case ACT_SCHEDULE_WORKFLOW:

@@ -43,6 +43,11 @@ typedef struct {
     int64_t expires_s;
     wf_output_t *outputs;     /* from return_data steps, in order */
     size_t noutputs;
+    /* The body of the last return_data step that ran, when it was not JSON: the response is then
+     * body as it is, sent with this Content-Type, in place of the JSON envelope. NULL otherwise. */
+    const char *content_type;
+    const char *body;
+    size_t body_n;
 } wf_result_t;
 
 typedef struct {
