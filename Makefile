@@ -3,7 +3,7 @@ PORT ?= 8080
 DB ?= sqlite:todo.db
 APP ?= examples/todo/app.json
 
-.PHONY: all build run test deps test-deps clean
+.PHONY: all build run test deps test-deps bench clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: test-deps
 	cmake --preset asan >/dev/null
 	cmake --build --preset asan
 	ctest --test-dir build-asan --output-on-failure
+
+# Load test on loopback against an nginx ceiling; rewrites docs/benchmarks.md. Not part of `make test`.
+bench: build
+	@bench/install-deps.sh
+	bench/run.sh
 
 clean:
 	rm -rf build build-debug build-asan

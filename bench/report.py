@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""Write docs/benchmarks.md from the wrk outputs and process samples that bench/run.sh saves."""
+
+import argparse
+import datetime
+import os
+import re
+import subprocess
+
+# (file name, work, target ratio to nginx or None, target text)
+SCENARIOS = [
+    ("get", "GET one task by id, owner's token, owner rule", 0.30, "≥ 30%"),
+    ("search", "search 20 own tasks, exact `remaining`", 0.10, "≥ 10%"),
+    ("search_exclude", "search 20 own tasks, `exclude_remaining=true`", None, "—"),
+    ("invalid_token", "request with an invalid token (401)", 0.50, "≥ 50%"),
+    ("patch", "PATCH one field of an own task", None, "—"),
+    ("create", "create a task, create rule", 0.07, "≥ 7%"),
+    ("workflow", "workflow add-task: creates a task, returns data", None, "—"),
+    ("login", "login (argon2id)", None, "hash-bound, p99 bounded"),
+]
+# Scenarios whose every response is expected to be an error status.
+ERROR_EXPECTED = {"invalid_token"}
+IDLE_RSS_TARGET_KB = 20 * 1024
+LOAD_RSS_TARGET_KB = 64 * 1024
+# A run with more error responses than this share does not count as meeting its target.
+MAX_ERROR_SHARE = 0.01
+
+UNIT_TO_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def parse_wrk(text):
+    """Return requests/s, p50 and p99 in ms, total requests and error counts from wrk output."""
+    result = {"rps": None, "p50": None, "p99": None, "requests": 0, "non2xx": 0, "socket": 0}
+    match = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    if match:
+        result["rps"] = float(match.group(1))
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        if match:
+            result[key] = float(match.group(1)) * UNIT_TO_MS[match.group(2)]
+    match = re.search(r"^\s+(\d+) requests in", text, re.M)
+    if match:
+        result["requests"] = int(match.group(1))
+    match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    if match:
+        result["non2xx"] = int(match.group(1))
+    match = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if match:
+        result["socket"] = sum(int(g) for g in match.groups())
+    return result
+
+
+def read_env(path):
+    """Return the key=value lines of a file as a dict of strings."""
+    values = {}
+    with open(path) as f:
+        for line in f:
+            key, sep, value = line.rstrip("\n").partition("=")
+            if sep:
+                values[key] = value
+    return values
+
+
+def load(results, name):
+    """Return the parsed wrk output and samples of one scenario, or None when it did not run."""
+    wrk_path = os.path.join(results, name + ".txt")
+    if not os.path.exists(wrk_path):
+        return None
+    with open(wrk_path) as f:
+        run = parse_wrk(f.read())
+    stats = read_env(os.path.join(results, name + ".stats"))
+    run["peak_kb"] = int(stats["peak_kb"]) if stats.get("peak_kb") else None
+    run["cpu_s"] = int(stats["cpu_ticks"]) / int(stats["clk_tck"])
+    run["command"] = stats.get("command", "")
+    run["loadavg"] = stats.get("loadavg", "?")
+    return run
+
+
+def command_output(args):
+    """Return the stripped stdout and stderr of a command, or "unknown" when it fails."""
+    try:
+        done = subprocess.run(args, capture_output=True, text=True, timeout=10)
+        return (done.stdout + done.stderr).strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine():
+    """Return a one-line description of the CPU, core count, memory and kernel."""
+    model = "unknown CPU"
+    for line in command_output(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    mem_gib = 0.0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_gib = int(line.split()[1]) / (1024 * 1024)
+    return (f"{model}, `nproc` = {os.cpu_count()}, {mem_gib:.1f} GiB memory, "
+            f"Linux {os.uname().release}")
+
+
+def commit():
+    """Return the short commit, noting uncommitted changes under src/ that the build included."""
+    head = command_output(["git", "rev-parse", "--short", "HEAD"])
+    dirty = command_output(["git", "status", "--porcelain", "--", "src", "CMakeLists.txt"])
+    if dirty not in ("", "unknown"):
+        return f"{head} plus uncommitted changes under src/"
+    return head
+
+
+def fmt_ms(value):
+    if value is None:
+        return "—"
+    return f"{value:.2f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
+def fmt_mb(kb):
+    return "—" if kb is None else f"{kb / 1024:.1f} MB"
+
+
+def verdict(name, run, ceiling, target):
+    """Return whether a scenario meets its target ratio, with errors disqualifying a run."""
+    if target is None or run["rps"] is None or not ceiling:
+        return "—"
+    errors = run["socket"] + (0 if name in ERROR_EXPECTED else run["non2xx"])
+    if run["requests"] and errors / run["requests"] > MAX_ERROR_SHARE:
+        return "no (error responses)"
+    return "yes" if run["rps"] / ceiling >= target else "no"
+
+
+def table(results, ceiling):
+    """Return the Markdown rows of the results table and the largest peak RSS under load,
+    outside login and in login, whose argon2id hashes each take their own memory."""
+    rows = ["| work | requests/s | % of nginx | p50 | p99 | non-2xx | peak RSS | CPU s "
+            "| target | met |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+    nginx = load(results, "nginx")
+    if nginx:
+        rows.append(f"| nginx ceiling: fixed JSON body | {nginx['rps']:,.0f} | 100% "
+                    f"| {fmt_ms(nginx['p50'])} | {fmt_ms(nginx['p99'])} | {nginx['non2xx']:,} "
+                    f"| — | — | | |")
+    max_peak_kb = 0
+    login_peak_kb = 0
+    for name, work, target, target_text in SCENARIOS:
+        run = load(results, name)
+        if run is None:
+            rows.append(f"| {work} | not run | | | | | | | {target_text} | — |")
+            continue
+        if name == "login":
+            login_peak_kb = run["peak_kb"] or 0
+        else:
+            max_peak_kb = max(max_peak_kb, run["peak_kb"] or 0)
+        share = f"{100 * run['rps'] / ceiling:.1f}%" if ceiling and run["rps"] else "—"
+        rps = f"{run['rps']:,.0f}" if run["rps"] is not None else "—"
+        rows.append(f"| {work} | {rps} | {share} | {fmt_ms(run['p50'])} | {fmt_ms(run['p99'])} "
+                    f"| {run['non2xx']:,} | {fmt_mb(run['peak_kb'])} | {run['cpu_s']:.1f} "
+                    f"| {target_text} | {verdict(name, run, ceiling, target)} |")
+    return rows, max_peak_kb, login_peak_kb
+
+
+def commands(results):
+    """Return the wrk command of each scenario that ran, as Markdown list items."""
+    lines = []
+    for name in ["nginx"] + [s[0] for s in SCENARIOS]:
+        run = load(results, name)
+        if run:
+            lines.append(f"- {name}: `{run['command']}`")
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--results", required=True, help="directory that bench/run.sh filled")
+    parser.add_argument("--out", required=True, help="Markdown file to write")
+    args = parser.parse_args()
+
+    env = read_env(os.path.join(args.results, "run.env"))
+    nginx = load(args.results, "nginx")
+    ceiling = nginx["rps"] if nginx else None
+    rows, max_peak_kb, login_peak_kb = table(args.results, ceiling)
+    idle_kb = int(env["idle_rss_kb"])
+    idle_met = "yes" if idle_kb < IDLE_RSS_TARGET_KB else "no"
+    load_met = "yes" if max_peak_kb < LOAD_RSS_TARGET_KB else "no"
+    login_met = "yes" if login_peak_kb < LOAD_RSS_TARGET_KB else "no"
+    nginx_version = command_output(["nginx", "-v"]).replace("nginx version: ", "")
+    wrk_version = command_output(["wrk", "-v"]).split(" [")[0].replace("debian/", "")
+    loads = ", ".join(f"{name} {load(args.results, name)['loadavg']}"
+                      for name in ["nginx"] + [s[0] for s in SCENARIOS]
+                      if load(args.results, name))
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+    text = f"""# Benchmarks
+
+froth's throughput is reported as a share of nginx serving a fixed small JSON body under the same
+wrk load on the same machine, so the figures compare across machines. Reproduce with `make bench`:
+it installs wrk and nginx-light when missing, builds the release preset, runs every server on
+127.0.0.1 only, and rewrites this page. Raw wrk output stays in `build/bench/results/`. The
+benchmark is never a CI gate. A scaling section (cost per request from 10k to 1M things, several
+nodes on PostgreSQL) comes later.
+
+## {date}, commit {commit()}
+
+- Machine: {machine()}.
+  wrk shares the cores with the server under test.
+- Software: {wrk_version}; {nginx_version}; froth release preset on SQLite.
+- One-minute load average before the run: {env.get('start_loadavg', '?')}.
+  After each measured run: {loads}.
+  A load average above `nproc` means other processes took CPU time from the servers and wrk,
+  so the figures of that run are low.
+- Data: 50 users with 100 tasks each (5,000 tasks), made by `bench/dataset.py --seed 1` through the
+  API; the owner rule "This Task's Creator is Current User" grants each user its own tasks.
+- Server: `build/froth serve --app examples/todo/app.json --db sqlite:build/bench/bench.db
+  --port PORT --login-limit 0 --signup-limit 0 --log-level warn`, default threads.
+- Load: wrk with {env['threads']} threads and {env['connections']} connections.
+  Each scenario first runs {env['warmup_s']} s of warm-up that is not counted,
+  then {env['measure_s']} s measured. Login runs {env['login_s']} s without warm-up and with a
+  10 s wrk timeout. The scripts rotate requests over the 50 users.
+- nginx ceiling: `worker_processes auto`, `access_log off`, `return 200` with a 91-byte JSON body
+  and `default_type application/json`, driven by the same `get.lua` so requests carry the same
+  Authorization header and path length.
+- Peak RSS is VmHWM of the server process, reset through `/proc/PID/clear_refs` after warm-up.
+  CPU s is the server's utime + stime during the measured run.
+
+"""
+    text += "\n".join(rows) + "\n\n"
+    text += f"""Resident memory of froth:
+
+- {fmt_mb(int(env['start_rss_kb']))} just after start;
+- {fmt_mb(idle_kb)} idle after seeding (target < 20 MB: {idle_met});
+- {fmt_mb(max_peak_kb)} at most under load outside login (target < 64 MB: {load_met});
+- {fmt_mb(login_peak_kb)} during the login run (target < 64 MB: {login_met}), where each
+  concurrent argon2id hash uses its own memory.
+
+Every 2xx response of the login row cost one argon2id verification. Its non-2xx responses are
+503s: froth turns a login away at once when no hashing slot frees up within a short wait or when
+SQLite stays locked; `build/bench/froth.log` records which. Requests with an invalid token are
+expected to get 401, so their non-2xx count does not disqualify that row; in every other row more
+than 1% error responses or socket errors does.
+
+Commands, from the repository root, with `build/bench/data.txt` written by `bench/dataset.py`:
+
+""" + "\n".join(commands(args.results)) + "\n"
+    with open(args.out, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
