@@ -2,7 +2,7 @@
  *
  * Tokens are opaque: 32 random bytes in base64url. Only their SHA-256 is stored, so a leaked
  * database does not leak usable tokens, and lookups by hash need no constant-time comparison.
- * Passwords are hashed with argon2id (libsodium's interactive limits) and at most a bounded
+ * Passwords are hashed with argon2id (19 MiB, two passes: OWASP's baseline) and at most a bounded
  * number of hashes run at once; beyond that callers get ERR_BUSY and respond with 503. Nothing here
  * logs a password or a token.
  */

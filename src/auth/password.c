@@ -1,13 +1,15 @@
 /* Password hashing with argon2id behind a concurrency limit.
  *
- * Each hash uses 64 MiB and about 50 ms of one core, so unbounded parallel logins would exhaust
- * memory. A counting semaphore admits max_hashes at a time; a request that cannot get a slot
- * within a short wait is turned away with ERR_BUSY (503) rather than queued without bound.
+ * Each hash uses 19 MiB and tens of milliseconds of one core, so unbounded parallel logins would
+ * exhaust memory and latency. A counting semaphore admits max_hashes at a time and a short queue
+ * waits for them; a request beyond the queue, or one that waits too long, is turned away with
+ * ERR_BUSY (503) rather than queued without bound.
  */
 #include "auth/auth.h"
 
 #include <errno.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -16,10 +18,19 @@
 #include "core/log.h"
 
 static sem_t hash_slots;
+static _Atomic unsigned waiting;   /* requests waiting for a slot */
+static unsigned max_waiting;       /* beyond this many, requests are turned away at once */
+
+/* Argon2id cost: 19 MiB and two passes, OWASP's baseline for argon2id. A hash takes tens of
+ * milliseconds here, and two running at once stay far under the server's memory target, where
+ * libsodium's "interactive" 64 MiB would not. Hashes record their parameters, so changing these
+ * keeps old hashes valid. */
+#define HASH_OPSLIMIT 2
+#define HASH_MEMLIMIT (19u * 1024 * 1024)
 static char dummy_hash[crypto_pwhash_STRBYTES];
 
-/* How long a request waits for a hashing slot before the request fails with 503. */
-#define SLOT_WAIT_MS 2000
+/* How long a queued request waits for a hashing slot before it fails with 503. */
+#define SLOT_WAIT_MS 1000
 
 err_t auth_init(unsigned max_hashes)
 {
@@ -27,6 +38,7 @@ err_t auth_init(unsigned max_hashes)
         return ERR_INTERNAL;
     if (sem_init(&hash_slots, 0, max_hashes == 0 ? 1 : max_hashes) != 0)
         return ERR_INTERNAL;
+    max_waiting = 4 * (max_hashes == 0 ? 1 : max_hashes);
     /* The table is allocated zeroed and untouched, so its pages cost memory only once used. */
     auth__cache_init(AUTH_CACHE_CAPACITY);
     /* A real hash of a random password, verified against when the email is unknown. */
@@ -35,14 +47,30 @@ err_t auth_init(unsigned max_hashes)
     for (int i = 0; i < 32; i++)
         random_pw[i] = (char)('a' + ((unsigned char)random_pw[i] % 26));
     random_pw[32] = '\0';
-    if (crypto_pwhash_str(dummy_hash, random_pw, 32, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+    if (crypto_pwhash_str(dummy_hash, random_pw, 32, HASH_OPSLIMIT, HASH_MEMLIMIT) != 0)
         return ERR_NOMEM;
     sodium_memzero(random_pw, sizeof(random_pw));
     return ERR_OK;
 }
 
+static err_t wait_slot(void);
+
+/* A bounded queue: up to max_waiting requests wait for a slot, the rest fail at once, so an
+ * overload of logins gets quick 503s instead of ever-growing latency. */
 static err_t take_slot(void)
+{
+    if (sem_trywait(&hash_slots) == 0)
+        return ERR_OK;
+    if (atomic_fetch_add(&waiting, 1) >= max_waiting) {
+        atomic_fetch_sub(&waiting, 1);
+        return ERR_BUSY;
+    }
+    err_t err = wait_slot();
+    atomic_fetch_sub(&waiting, 1);
+    return err;
+}
+
+static err_t wait_slot(void)
 {
     struct timespec deadline;
     clock_gettime(CLOCK_REALTIME, &deadline);
@@ -64,8 +92,7 @@ err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SI
     err_t err = take_slot();
     if (err != ERR_OK)
         return err;
-    int rc = crypto_pwhash_str(out, password, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
-                               crypto_pwhash_MEMLIMIT_INTERACTIVE);
+    int rc = crypto_pwhash_str(out, password, len, HASH_OPSLIMIT, HASH_MEMLIMIT);
     sem_post(&hash_slots);
     return rc == 0 ? ERR_OK : ERR_NOMEM;
 }

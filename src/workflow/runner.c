@@ -28,6 +28,15 @@ typedef struct {
     bool logged_out;
     char forget_users[4][40];
     size_t nforget;
+    /* Password work done for step 1 before the run's transaction began, so the transaction, and
+     * with it SQLite's write lock, is not held for the length of an argon2id hash. */
+    struct {
+        bool done;
+        char hash[AUTH_HASH_SIZE]; /* sign_up: the new password's hash */
+        bool known;                /* log_in: the email belongs to a user */
+        bool ok;                   /* log_in: and the password matched */
+        char *user_id;
+    } pre;
 } run_t;
 
 static void forget_after_commit(run_t *r, const char *user_id)
@@ -161,9 +170,13 @@ static err_t do_sign_up(run_t *r, const app_action_t *a, value_t *result)
         return err;
 
     char hash[AUTH_HASH_SIZE];
-    err = auth_password_hash(password, password_n, hash);
-    if (err != ERR_OK)
-        return err;
+    if (r->pre.done) {
+        memcpy(hash, r->pre.hash, sizeof(hash));
+    } else {
+        err = auth_password_hash(password, password_n, hash);
+        if (err != ERR_OK)
+            return err;
+    }
     err = store_insert(r->ctx->conn, users, values, hash);
     sodium_memzero(hash, sizeof(hash));
     if (err == ERR_CONFLICT) {
@@ -214,11 +227,61 @@ static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, c
     return ERR_OK;
 }
 
+/* Looks the user up by normalised email (NULL: not a valid email) and verifies the password.
+ * An unknown email costs the same hash as a known one. */
+static err_t check_password(run_t *r, const char *norm, const char *password, size_t password_n,
+                            bool *known, bool *ok, char **id)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    char *hash = NULL;
+    *known = norm != NULL;
+    *ok = false;
+    if (*known) {
+        err_t err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, id, &hash);
+        if (err == ERR_NOT_FOUND)
+            *known = false;
+        else if (err != ERR_OK)
+            return err;
+    }
+    if (password_n > AUTH_PASSWORD_MAX)
+        password_n = AUTH_PASSWORD_MAX;
+    return auth_password_verify(*known ? hash : NULL, password, password_n, ok);
+}
+
+/* Does the password work of a first sign_up or log_in step before the transaction. Its inputs can
+ * only use parameters, because nothing ran before it. Errors are left for the step itself to
+ * meet again inside the transaction, where they are reported. */
+static err_t prepare_first_step(run_t *r)
+{
+    if (r->wf->nactions == 0)
+        return ERR_OK;
+    const app_action_t *a = &r->wf->actions[0];
+    if (a->only_when != NULL || (a->kind != ACT_SIGN_UP && a->kind != ACT_LOG_IN))
+        return ERR_OK;
+    const char *email, *password;
+    size_t email_n, password_n;
+    if (eval_text(r, a->email, &email, &email_n) != ERR_OK ||
+        eval_text(r, a->password, &password, &password_n) != ERR_OK)
+        return ERR_OK;
+    if (a->kind == ACT_SIGN_UP) {
+        if (password_n == 0 || password_n > AUTH_PASSWORD_MAX)
+            return ERR_OK;
+        err_t err = auth_password_hash(password, password_n, r->pre.hash);
+        r->pre.done = err == ERR_OK;
+        return err == ERR_BUSY ? err : ERR_OK;
+    }
+    char norm[256];
+    const bool valid = auth_email_normalize(email, email_n, norm, sizeof(norm)) == ERR_OK;
+    err_t err = check_password(r, valid ? norm : NULL, password, password_n, &r->pre.known,
+                               &r->pre.ok, &r->pre.user_id);
+    r->pre.done = err == ERR_OK;
+    return err == ERR_BUSY ? err : ERR_OK;
+}
+
 /* Unknown emails and wrong passwords get the same response and cost the same hash, so the
  * response does not reveal which emails have accounts. The log records the real reason. */
 static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
 {
-    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
     const char *email, *password;
     size_t email_n, password_n;
     err_t err = eval_text(r, a->email, &email, &email_n);
@@ -227,7 +290,7 @@ static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
     if (err != ERR_OK)
         return err;
     char norm[256];
-    char *id = NULL, *hash = NULL;
+    char *id = NULL;
     const bool valid = auth_email_normalize(email, email_n, norm, sizeof(norm)) == ERR_OK;
     store_t *store = store_of(r->ctx->conn);
     if (valid) {
@@ -243,20 +306,16 @@ static err_t do_log_in(run_t *r, const app_action_t *a, value_t *result)
         if (err != ERR_OK)
             return err;
     }
-    bool known = valid;
-    if (known) {
-        err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash);
-        if (err == ERR_NOT_FOUND)
-            known = false;
-        else if (err != ERR_OK)
+    bool known = valid, ok = false;
+    if (r->pre.done) {
+        known = r->pre.known;
+        ok = r->pre.ok;
+        id = r->pre.user_id;
+    } else {
+        err = check_password(r, valid ? norm : NULL, password, password_n, &known, &ok, &id);
+        if (err != ERR_OK)
             return err;
     }
-    bool ok = false;
-    if (password_n > AUTH_PASSWORD_MAX)
-        password_n = AUTH_PASSWORD_MAX;
-    err = auth_password_verify(known ? hash : NULL, password, password_n, &ok);
-    if (err != ERR_OK)
-        return err;
     if (!known || !ok) {
         if (valid)
             auth_throttle_account_failed(store, norm, r->ctx->now_ms);
@@ -1105,12 +1164,16 @@ err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *param
         }
     }
 
-    /* NOTE: the transaction also spans password hashing in sign_up and log_in steps, so a login
-     * holds the SQLite write lock for the length of one argon2id hash. */
-    err_t err = store_begin(ctx->conn, true);
+    /* NOTE: password work of later steps (a log_in after another step) still runs inside the
+     * transaction and holds SQLite's write lock for one argon2id hash. */
+    err_t err = prepare_first_step(&r);
+    if (err != ERR_OK)
+        return err;
+    err = store_begin(ctx->conn, true);
     if (err != ERR_OK)
         return err;
     err = run_steps(&r);
+    sodium_memzero(r.pre.hash, sizeof(r.pre.hash));
     if (err != ERR_OK || out->status != WF_DONE) {
         store_rollback(ctx->conn);
         if (out->has_token) {

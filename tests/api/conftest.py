@@ -26,6 +26,7 @@ import pytest
 import requests
 
 HTTP_TIMEOUT_S = 5
+IDLE_RECONNECT_S = 20
 START_TIMEOUT_S = 10
 STOP_TIMEOUT_S = 10
 CLI_TIMEOUT_S = 30
@@ -234,6 +235,7 @@ class Froth:
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._admin = None
         self.extra_args = []  # more serve flags, set by a fixture before start()
+        self._last_request = time.monotonic()
 
     # -- process -------------------------------------------------------------------------------
 
@@ -313,6 +315,12 @@ class Froth:
             all_headers["Authorization"] = f"Bearer {token}"
         kwargs.setdefault("timeout", HTTP_TIMEOUT_S)
         kwargs.setdefault("allow_redirects", False)
+        # froth closes keep-alive connections idle for 30 s (--timeout). A test that waited that
+        # long (for a new TOTP step, say) must not send on a connection the server is closing.
+        now = time.monotonic()
+        if now - self._last_request > IDLE_RECONNECT_S:
+            self.session.close()
+        self._last_request = now
         self.requests_sent += 1
         return self.session.request(method, self.base + path, headers=all_headers, **kwargs)
 
