@@ -368,8 +368,9 @@ static store_cond_t *constraint_cond(search_t *s, const json_t *c, bool *replied
         return NULL;
     }
 
-    /* A constraint on a field the caller cannot view is ignored on the rows where it is hidden. */
-    const store_cond_t *visible = privacy_field_visible_cond(&call->pctx, s->plan, f);
+    /* A constraint on a field the caller may not constrain on (it can neither view it nor has
+     * it listed under "constrain") is ignored on the rows where that holds. */
+    const store_cond_t *visible = privacy_field_constrainable_cond(&call->pctx, s->plan, f);
     if (visible == NULL) {
         api__reply_failure(call, ERR_NOMEM, "build constraint");
         return NULL;

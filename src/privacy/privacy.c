@@ -260,3 +260,31 @@ const store_cond_t *privacy_field_visible_cond(const privacy_ctx_t *ctx, const p
     }
     return any;
 }
+
+static bool rule_constrains(const app_rule_t *rule, const app_field_t *field)
+{
+    return rule_views(rule, field) ||
+           (rule->constrain_fields != NULL && rule->constrain_fields[field->index]);
+}
+
+const store_cond_t *privacy_field_constrainable_cond(const privacy_ctx_t *ctx,
+                                                     const privacy_plan_t *plan,
+                                                     const app_field_t *field)
+{
+    if (ctx->app->settings.search_privacy == SEARCH_PRIVACY_OFF)
+        return store_cond_new(ctx->arena, COND_TRUE);
+    if (plan->bypass || (field->builtin != BUILTIN_NONE && field->builtin != BUILTIN_EMAIL))
+        return store_cond_new(ctx->arena, COND_TRUE);
+    privacy_perms_t base;
+    perms_clear(ctx, plan->type, &base);
+    perms_baseline(plan->type, &base);
+    const app_rule_t *everyone = baseline_rule(plan->type);
+    if (privacy_can_view(&base, field) || (everyone != NULL && rule_constrains(everyone, field)))
+        return store_cond_new(ctx->arena, COND_TRUE);
+    store_cond_t *any = store_cond_new(ctx->arena, COND_OR);
+    for (size_t i = 0; any != NULL && i < plan->nflags; i++) {
+        if (rule_constrains(plan->flag_rules[i], field))
+            any = store_cond_or(ctx->arena, any, (store_cond_t *)plan->flags[i]);
+    }
+    return any;
+}

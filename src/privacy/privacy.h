@@ -85,4 +85,11 @@ bool privacy_visible(const privacy_perms_t *perms);
 const store_cond_t *privacy_field_visible_cond(const privacy_ctx_t *ctx, const privacy_plan_t *plan,
                                                const app_field_t *field);
 
+/* A condition true for rows where the caller may constrain a search on the field: where it may
+ * view it, or where a matching rule lists it under "constrain". With the app setting
+ * "search_privacy": "off" every field may be constrained on everywhere, as in Bubble. */
+const store_cond_t *privacy_field_constrainable_cond(const privacy_ctx_t *ctx,
+                                                     const privacy_plan_t *plan,
+                                                     const app_field_t *field);
+
 #endif

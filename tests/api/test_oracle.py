@@ -7,6 +7,10 @@ is hidden, so neither the result set, the counts nor the order depend on the hid
 
 import json
 
+import pytest
+
+from conftest import APPS_DIR, Froth, stop_and_check
+
 
 def setup_assigned(server, estimates):
     alice = server.user("alice")
@@ -70,3 +74,36 @@ def test_anonymous_constraint_reveals_nothing(server):
     assert result["remaining"] == 0
     response = server.get("/api/1.1/obj/task", params={"constraints": json.dumps(constraint)})
     assert response.status_code == 200
+
+
+@pytest.fixture(scope="module")
+def constrain(tmp_path_factory):
+    froth = Froth(APPS_DIR / "constrain.json", tmp_path_factory.mktemp("constrain"))
+    froth.start()
+    yield froth
+    stop_and_check(froth)
+
+
+@pytest.fixture(scope="module")
+def search_off(tmp_path_factory):
+    froth = Froth(APPS_DIR / "search_off.json", tmp_path_factory.mktemp("search-off"))
+    froth.start()
+    yield froth
+    stop_and_check(froth)
+
+
+def test_constrain_permission_allows_hidden_field(constrain):
+    alice, bob, ids = setup_assigned(constrain, [1, 5, 9])
+    constraint = [{"key": "estimate", "constraint_type": "greater than", "value": 4}]
+    result = constrain.search_ok("task", bob["token"], constraint)
+    assert result["count"] == 2
+    for task in result["results"]:
+        assert "estimate" not in task
+    notes = [{"key": "notes", "constraint_type": "equals", "value": "secret 5"}]
+    assert constrain.search_ok("task", bob["token"], notes)["count"] == 3
+
+
+def test_search_privacy_off_applies_every_constraint(search_off):
+    alice, bob, ids = setup_assigned(search_off, [1, 5, 9])
+    constraint = [{"key": "estimate", "constraint_type": "greater than", "value": 4}]
+    assert search_off.search_ok("task", bob["token"], constraint)["count"] == 2
