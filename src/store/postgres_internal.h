@@ -120,6 +120,9 @@ bool store__pg_events_current(store_t *store);
 err_t store__pg_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
                             int64_t delta, int64_t *count, int64_t *window_end_ms);
 err_t store__pg_counter_clear(store_t *store, const char *key);
+/* Copies a text column of a row into a fixed buffer; a value too long for it is ERR_STORE. */
+err_t store__pg_copy_text(const PGresult *res, int row, int col, char *out, size_t size);
+
 /* Sessions of one user (postgres_sessions.c). */
 err_t store__pg_session_revoke_user(store_conn_t *conn, const char *user_id,
                                     const unsigned char *keep, size_t *count);

@@ -51,16 +51,6 @@ err_t store__pg_job_cancel(store_conn_t *conn, const char *id)
     return err;
 }
 
-static err_t copy_text(const PGresult *res, int row, int col, char *out, size_t size)
-{
-    const size_t n = (size_t)PQgetlength(res, row, col);
-    if (n >= size)
-        return ERR_STORE;
-    memcpy(out, PQgetvalue(res, row, col), n);
-    out[n] = '\0';
-    return ERR_OK;
-}
-
 err_t store__pg_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
                           arena_t *arena, store_job_t **jobs, size_t *count)
 {
@@ -83,11 +73,11 @@ err_t store__pg_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, 
     const int rows = err == ERR_OK ? PQntuples(res) : 0;
     for (int i = 0; err == ERR_OK && i < rows && (size_t)i < max; i++) {
         store_job_t *j = &(*jobs)[*count];
-        err = copy_text(res, i, 0, j->id, sizeof(j->id));
+        err = store__pg_copy_text(res, i, 0, j->id, sizeof(j->id));
         if (err == ERR_OK)
-            err = copy_text(res, i, 1, j->workflow, sizeof(j->workflow));
+            err = store__pg_copy_text(res, i, 1, j->workflow, sizeof(j->workflow));
         if (err == ERR_OK)
-            err = copy_text(res, i, 5, j->caller_id, sizeof(j->caller_id));
+            err = store__pg_copy_text(res, i, 5, j->caller_id, sizeof(j->caller_id));
         j->run_at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
         j->params = arena_strdup(arena, PQgetvalue(res, i, 3));
         j->caller_kind = atoi(PQgetvalue(res, i, 4));

@@ -43,16 +43,6 @@ err_t store__pg_session_revoke_user(store_conn_t *conn, const char *user_id,
     return err;
 }
 
-static err_t copy_text(const PGresult *res, int row, int col, char *out, size_t size)
-{
-    const size_t n = (size_t)PQgetlength(res, row, col);
-    if (n >= size)
-        return ERR_STORE;
-    memcpy(out, PQgetvalue(res, row, col), n);
-    out[n] = '\0';
-    return ERR_OK;
-}
-
 err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms,
                              arena_t *arena, store_session_t **out, size_t *count)
 {
@@ -72,9 +62,9 @@ err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t no
     const int rows = err == ERR_OK ? PQntuples(res) : 0;
     for (int i = 0; err == ERR_OK && i < rows && i < LIST_MAX; i++) {
         store_session_t *s = &(*out)[*count];
-        err = copy_text(res, i, 0, s->id, sizeof(s->id));
+        err = store__pg_copy_text(res, i, 0, s->id, sizeof(s->id));
         if (err == ERR_OK)
-            err = copy_text(res, i, 1, s->user_id, sizeof(s->user_id));
+            err = store__pg_copy_text(res, i, 1, s->user_id, sizeof(s->user_id));
         s->created_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
         s->last_used_ms = strtoll(PQgetvalue(res, i, 3), NULL, 10);
         s->expires_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
@@ -102,4 +92,14 @@ err_t store__pg_session_revoke_id(store_conn_t *conn, const char *user_id, const
         err = ERR_NOT_FOUND;
     PQclear(res);
     return err;
+}
+
+err_t store__pg_copy_text(const PGresult *res, int row, int col, char *out, size_t size)
+{
+    const size_t n = (size_t)PQgetlength(res, row, col);
+    if (n >= size)
+        return ERR_STORE;
+    memcpy(out, PQgetvalue(res, row, col), n);
+    out[n] = '\0';
+    return ERR_OK;
 }

@@ -110,6 +110,10 @@ err_t store__sqlite_export_admin_tokens(store_conn_t *conn, const char *after_la
                                         unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                         size_t *count);
 
+/* Copies a text column into a fixed buffer. A value too long for it was not written by this
+ * store, so it is ERR_STORE rather than cut. */
+err_t store__sqlite_copy_text(sqlite3_stmt *stmt, int col, char *out, size_t size);
+
 /* Sessions of one user (sqlite_sessions.c). */
 err_t store__sqlite_session_revoke_user(store_conn_t *conn, const char *user_id,
                                         const unsigned char *keep, size_t *count);

@@ -46,17 +46,6 @@ err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id)
     return err;
 }
 
-static err_t copy_text(sqlite3_stmt *stmt, int col, char *out, size_t size)
-{
-    const char *p = (const char *)sqlite3_column_text(stmt, col);
-    size_t n = (size_t)sqlite3_column_bytes(stmt, col);
-    if (n >= size)
-        return ERR_STORE;
-    memcpy(out, p == NULL ? "" : p, n);
-    out[n] = '\0';
-    return ERR_OK;
-}
-
 /* Selects due runs and leases them, inside the caller's write transaction or its own. */
 static err_t claim(store__sqlite_conn_t *c, int64_t now_ms, int64_t lease_ms, size_t max,
                    arena_t *arena, store_job_t **jobs, size_t *count)
@@ -83,11 +72,11 @@ static err_t claim(store__sqlite_conn_t *c, int64_t now_ms, int64_t lease_ms, si
     int rc;
     while (err == ERR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         store_job_t *j = &(*jobs)[*count];
-        err = copy_text(stmt, 0, j->id, sizeof(j->id));
+        err = store__sqlite_copy_text(stmt, 0, j->id, sizeof(j->id));
         if (err == ERR_OK)
-            err = copy_text(stmt, 1, j->workflow, sizeof(j->workflow));
+            err = store__sqlite_copy_text(stmt, 1, j->workflow, sizeof(j->workflow));
         if (err == ERR_OK)
-            err = copy_text(stmt, 5, j->caller_id, sizeof(j->caller_id));
+            err = store__sqlite_copy_text(stmt, 5, j->caller_id, sizeof(j->caller_id));
         j->run_at_ms = sqlite3_column_int64(stmt, 2);
         j->params = arena_strdup(arena, (const char *)sqlite3_column_text(stmt, 3));
         j->caller_kind = sqlite3_column_int(stmt, 4);

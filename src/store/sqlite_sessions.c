@@ -28,17 +28,6 @@ err_t store__sqlite_session_revoke_user(store_conn_t *conn, const char *user_id,
     return err;
 }
 
-static err_t copy_text(sqlite3_stmt *stmt, int col, char *out, size_t size)
-{
-    const char *p = (const char *)sqlite3_column_text(stmt, col);
-    size_t n = (size_t)sqlite3_column_bytes(stmt, col);
-    if (n >= size)
-        return ERR_STORE;
-    memcpy(out, p == NULL ? "" : p, n);
-    out[n] = '\0';
-    return ERR_OK;
-}
-
 err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms,
                                  arena_t *arena, store_session_t **out, size_t *count)
 {
@@ -62,9 +51,9 @@ err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_
     int rc;
     while (err == ERR_OK && *count < LIST_MAX && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         store_session_t *s = &(*out)[*count];
-        err = copy_text(stmt, 0, s->id, sizeof(s->id));
+        err = store__sqlite_copy_text(stmt, 0, s->id, sizeof(s->id));
         if (err == ERR_OK)
-            err = copy_text(stmt, 1, s->user_id, sizeof(s->user_id));
+            err = store__sqlite_copy_text(stmt, 1, s->user_id, sizeof(s->user_id));
         s->created_ms = sqlite3_column_int64(stmt, 2);
         s->last_used_ms = sqlite3_column_int64(stmt, 3);
         s->expires_ms = sqlite3_column_int64(stmt, 4);
@@ -94,4 +83,15 @@ err_t store__sqlite_session_revoke_id(store_conn_t *conn, const char *user_id, c
     if (err == ERR_OK && sqlite3_changes(c->db) == 0)
         return ERR_NOT_FOUND;
     return err;
+}
+
+err_t store__sqlite_copy_text(sqlite3_stmt *stmt, int col, char *out, size_t size)
+{
+    const char *p = (const char *)sqlite3_column_text(stmt, col);
+    size_t n = (size_t)sqlite3_column_bytes(stmt, col);
+    if (n >= size)
+        return ERR_STORE;
+    memcpy(out, p == NULL ? "" : p, n);
+    out[n] = '\0';
+    return ERR_OK;
 }
