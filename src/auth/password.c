@@ -1,8 +1,8 @@
 /* Password hashing with argon2id behind a concurrency limit.
  *
  * Each hash uses 19 MiB and tens of milliseconds of one core, so unbounded parallel logins would
- * exhaust memory and latency. A counting semaphore admits max_hashes at a time and a short queue
- * waits for them; a request beyond the queue, or one that waits too long, is turned away with
+ * exhaust memory and latency. A counting semaphore admits max_hashes at a time, and a short queue
+ * waits for them. A request beyond the queue, or one that waits too long, is turned away with
  * ERR_BUSY (503) rather than queued without bound.
  */
 #include "auth/auth.h"

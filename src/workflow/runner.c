@@ -769,7 +769,7 @@ static err_t do_change_password(run_t *r, const app_action_t *a)
 #define RESET_LIFETIME_MS (60 * 60 * 1000)
 
 /* Queues a reset email when the email belongs to a user. The response is the same either way, so
- * the action cannot be used to find out which emails have accounts; the token exists only in the
+ * the action cannot be used to find out which emails have accounts. The token exists only in the
  * email and, as a hash, in the store. */
 static err_t do_send_password_reset(run_t *r, const app_action_t *a)
 {
@@ -823,7 +823,7 @@ static err_t do_send_password_reset(run_t *r, const app_action_t *a)
 }
 
 /* Sets a new password with a reset token, which is then used up, and logs the user out
- * everywhere. Every way a token can be wrong gets the same answer. */
+ * everywhere. Every way a token can be wrong gets the same response. */
 static err_t do_reset_password(run_t *r, const app_action_t *a, value_t *result)
 {
     const char *token, *password;
