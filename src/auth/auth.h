@@ -2,8 +2,8 @@
  *
  * Tokens are opaque: 32 random bytes in base64url. Only their SHA-256 is stored, so a leaked
  * database does not leak usable tokens, and lookups by hash need no constant-time comparison.
- * Passwords are hashed with argon2id (19 MiB, two passes: OWASP's baseline) and at most a bounded
- * number of hashes run at once; beyond that callers get ERR_BUSY and respond with 503. Nothing here
+ * Passwords are hashed with argon2id (19 MiB, two passes: OWASP's baseline). At most a bounded
+ * number of hashes run at once, and callers beyond that get ERR_BUSY and respond with 503. Nothing here
  * logs a password or a token.
  */
 #ifndef FROTH_AUTH_H

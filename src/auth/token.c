@@ -141,7 +141,8 @@ static void touch(store_conn_t *conn, const auth_caller_t *caller, int64_t last_
     auth__cache_touch(caller->token_hash, now_ms);
 }
 
-/* Answers from the cache when it is coherent with the store. Returns ERR_NOT_FOUND on a miss. */
+/* Resolves the token from the cache when the cache is coherent with the store. Returns
+ * ERR_NOT_FOUND on a miss. */
 static err_t identify_cached(store_conn_t *conn, int64_t now_ms, auth_caller_t *out)
 {
     auth__cache_entry_t e;

@@ -287,7 +287,7 @@ err_t store_session_list(store_conn_t *conn, const char *user_id, int64_t now_ms
                          store_session_t **out, size_t *count) WARN_UNUSED;
 
 /* Revokes the session with this public id when it belongs to user_id, publishing an event.
- * ERR_NOT_FOUND otherwise (also for another user's session, which must not be told apart). */
+ * ERR_NOT_FOUND otherwise (also for another user's session, so the two cannot be distinguished). */
 err_t store_session_revoke_id(store_conn_t *conn, const char *user_id,
                               const char *id) WARN_UNUSED;
 

@@ -721,8 +721,8 @@ static err_t check_current_password(run_t *r, const char *password, size_t n, bo
     return err;
 }
 
-/* Sets the Current User's password and revokes their other sessions, so whoever knew the old
- * password is logged out everywhere but here. */
+/* Sets the Current User's password and revokes their other sessions, so anyone who knew the
+ * old password is logged out everywhere but here. */
 static err_t do_change_password(run_t *r, const app_action_t *a)
 {
     if (r->user_id == NULL) {
