@@ -44,6 +44,7 @@ typedef struct {
     auth_throttle_config_t throttle;
     unsigned scheduler_poll_ms;
     unsigned idle_days;
+    const char *trusted_proxies;
 } options_t;
 
 /* Connections each store keeps open at most; set by --db-pool before the first open. */
@@ -118,6 +119,9 @@ static void usage_serve(FILE *f)
           "                      (env FROTH_LOGIN_LIMIT; default 20)\n"
           "  --signup-limit N    sign-up attempts per client address per hour, 0 for no limit\n"
           "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
+          "  --trusted-proxies LIST  comma-separated addresses or CIDR ranges of reverse proxies\n"
+          "                      whose X-Forwarded-For names the client (env\n"
+          "                      FROTH_TRUSTED_PROXIES; default none: the header is ignored)\n"
           "  --idle-days N       days a user token may go unused before it expires; each use\n"
           "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
           "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
@@ -171,7 +175,7 @@ enum {
     OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
     OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
     OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL, OPT_DB_POOL,
-    OPT_IDLE_DAYS,
+    OPT_IDLE_DAYS, OPT_TRUSTED_PROXIES,
     OPT_FILES_DIR, OPT_MAX_FILE_BYTES, OPT_PUBLIC_URL,
 };
 
@@ -189,6 +193,7 @@ static const struct option long_options[] = {
     {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
     {"db-pool", required_argument, NULL, OPT_DB_POOL},
     {"idle-days", required_argument, NULL, OPT_IDLE_DAYS},
+    {"trusted-proxies", required_argument, NULL, OPT_TRUSTED_PROXIES},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -290,6 +295,9 @@ static bool apply_option(options_t *o, int opt, const char *value)
         else
             o->throttle.failures_before_lock = (int64_t)v;
         return true;
+    case OPT_TRUSTED_PROXIES:
+        o->trusted_proxies = value;
+        return true;
     case OPT_IDLE_DAYS:
         if (!set_uint("idle window", value, 3650, &v) || v == 0) {
             fprintf(stderr, "froth: --idle-days must be from 1 to 3650\n");
@@ -344,6 +352,7 @@ static bool load_env(options_t *o)
         {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
         {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER}, {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
         {"FROTH_DB_POOL", OPT_DB_POOL}, {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
+        {"FROTH_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -921,6 +930,8 @@ static int cmd_serve(int argc, char **argv)
     char **origins = NULL;
     http_server_t *server = NULL;
     wf_scheduler_t *scheduler = NULL, *test_scheduler = NULL;
+    api_proxy_t *proxies = NULL;
+    size_t nproxies = 0;
     rc = 1;
     if (!migrate_store(store, app, o.db_url))
         goto out;
@@ -950,9 +961,16 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
 
+    char proxy_error[256] = "";
+    if (api_proxies_parse(o.trusted_proxies, &proxies, &nproxies, proxy_error,
+                          sizeof(proxy_error)) != ERR_OK) {
+        fprintf(stderr, "froth: %s\n", proxy_error[0] ? proxy_error : "out of memory");
+        goto out;
+    }
     api_t api = {.app = app, .store = store, .test_store = test_store,
                  .cors_origins = (const char *const *)origins, .files_dir = o.files_dir,
-                 .max_file_bytes = o.max_file_bytes, .public_url = o.public_url};
+                 .max_file_bytes = o.max_file_bytes, .public_url = o.public_url,
+                 .proxies = proxies, .nproxies = nproxies};
     if (http_server_start(&o.http, api_handle, &api, &server) != ERR_OK) {
         fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
         goto out;
@@ -979,6 +997,7 @@ out:
     store_close(store);
     app_free(app);
     free(origins);
+    free(proxies);
     return rc;
 }
 

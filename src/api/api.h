@@ -15,6 +15,9 @@
 #include "http/http.h"
 #include "store/store.h"
 
+/* A trusted reverse proxy: an address or CIDR range. */
+typedef struct api_proxy api_proxy_t;
+
 typedef struct {
     const app_t *app;
     store_t *store;            /* the live database */
@@ -24,7 +27,14 @@ typedef struct {
     size_t max_file_bytes;     /* largest uploaded file, decoded */
     const char *public_url;    /* base of file URLs, e.g. "https://files.example.com"; NULL uses
                                   "//" and the request's Host header */
+    const api_proxy_t *proxies; /* trusted reverse proxies, from api_proxies_parse */
+    size_t nproxies;
 } api_t;
+
+/* Parses a comma-separated list of IP addresses and CIDR ranges of trusted reverse proxies into a
+ * new array the caller frees with free(). ERR_INVALID with a message in errbuf names a bad entry. */
+err_t api_proxies_parse(const char *list, api_proxy_t **out, size_t *count, char *errbuf,
+                        size_t errlen) WARN_UNUSED;
 
 /* Handles one request; ctx is an api_t. Thread-safe: the api_t is read-only. */
 void api_handle(void *ctx, http_request_t *req, http_response_t *res);

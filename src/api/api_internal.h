@@ -129,6 +129,9 @@ void api__workflow(api_call_t *call, const char *name);
  * run, without running it. */
 void api__workflow_initialize(api_call_t *call, const char *name);
 void api__meta(api_call_t *call);
+
+/* The client's address: the peer, or behind trusted proxies the address they forwarded for. */
+const char *api__client_address(const api_call_t *call);
 void api__sessions(api_call_t *call, const char *id);
 
 /* Authenticates the caller, replying 401 (or the failure) and returning false when that fails. */

@@ -446,7 +446,7 @@ static bool throttle_or_reply(api_call_t *call, const app_workflow_t *wf)
         return true;
     int64_t retry_after = 0;
     err_t err = auth_throttle_address(call->store, login ? AUTH_ATTEMPT_LOGIN : AUTH_ATTEMPT_SIGNUP,
-                                      call->req->client_ip, call->now_ms, &retry_after);
+                                      api__client_address(call), call->now_ms, &retry_after);
     if (err == ERR_OK)
         return true;
     if (err != ERR_DENIED) {

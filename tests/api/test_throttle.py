@@ -92,3 +92,44 @@ def test_signup_limit_per_address(per_address):
         "email": unique_email("erin"), "password": per_address.plant(unique_password())})
     assert refused.status_code == 429
     assert "Retry-After" in refused.headers
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory):
+    froth = start(tmp_path_factory, "proxy", "--login-limit", "2",
+                  "--trusted-proxies", "127.0.0.0/8, ::1")
+    yield froth
+    stop_and_check(froth)
+
+
+def login_from(server, forwarded_for):
+    body = {"email": unique_email("fay"), "password": server.plant(unique_password())}
+    return server.post("/api/1.1/wf/login", json=body,
+                       headers={"X-Forwarded-For": forwarded_for})
+
+
+def test_trusted_proxy_limits_each_client(behind_proxy):
+    for _ in range(2):
+        assert login_from(behind_proxy, "203.0.113.5").status_code == 400
+    assert login_from(behind_proxy, "203.0.113.5").status_code == 429
+    assert login_from(behind_proxy, "203.0.113.6").status_code == 400
+
+
+def test_forged_forwarded_addresses_ignored(behind_proxy):
+    for _ in range(2):
+        assert login_from(behind_proxy, "203.0.113.7").status_code == 400
+    # The client wrote the left part itself; the proxy appended the address it saw.
+    assert login_from(behind_proxy, "198.51.100.1, 203.0.113.7").status_code == 429
+
+
+@pytest.fixture(scope="module")
+def no_proxy(tmp_path_factory):
+    froth = start(tmp_path_factory, "no-proxy", "--login-limit", "2")
+    yield froth
+    stop_and_check(froth)
+
+
+def test_untrusted_peer_header_ignored(no_proxy):
+    for _ in range(2):
+        assert login_from(no_proxy, "203.0.113.8").status_code == 400
+    assert login_from(no_proxy, "203.0.113.9").status_code == 429
