@@ -1,4 +1,5 @@
-# Two commands for users: `make run` and `make test`. Both install what is missing first.
+# Two commands for users, `make run` and `make test`, both installing what is missing first;
+# `make bench` measures throughput (see docs/benchmarks.md).
 PORT ?= 8080
 DB ?= sqlite:todo.db
 APP ?= examples/todo/app.json
