@@ -55,6 +55,11 @@ static err_t read_fields(api_call_t *call, const app_type_t *type, json_t *body,
                 json_string_length(j) > AUTH_PASSWORD_MAX)
                 return api__problem(problem, 400, "INVALID_DATA",
                                     "Invalid data for field password: expected non-empty text");
+            char why[160];
+            if (!auth_password_allowed(call->app, json_string_value(j), json_string_length(j),
+                                       why, sizeof(why)))
+                return api__problem(problem, 400, "INVALID_DATA",
+                                    "Invalid data for field password: %s", why);
             out->password = json_string_value(j);
             out->password_len = json_string_length(j);
             continue;

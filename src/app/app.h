@@ -195,6 +195,12 @@ typedef struct {
     const char *two_factor_issuer; /* default: the app's name */
     app_search_privacy_t search_privacy;
     const char *timezone;          /* default "UTC" */
+    struct {
+        unsigned min_length;       /* characters; default 1 */
+        bool require_number;
+        bool require_capital;
+        bool require_symbol;       /* anything but a letter, digit or space */
+    } password_policy;
 } app_settings_t;
 
 typedef struct app {

@@ -58,10 +58,34 @@ static void load_search_privacy(app__loader_t *ld, const json_t *settings)
         app__error_at(ld, "search_privacy", "expected \"strict\", \"automatic\" or \"off\"");
 }
 
+static void load_password_policy(app__loader_t *ld, const json_t *policy)
+{
+    static const char *const keys[] = {"min_length", "require_number", "require_capital",
+                                       "require_symbol", NULL};
+    if (policy == NULL)
+        return;
+    size_t mark = app__path_key(ld, "password_policy");
+    if (app__expect_object(ld, policy)) {
+        app__check_keys(ld, policy, keys);
+        app_settings_t *s = &ld->app->settings;
+        const json_t *min = json_object_get(policy, "min_length");
+        if (min != NULL && (!json_is_integer(min) || json_integer_value(min) < 1 ||
+                            json_integer_value(min) > 1024))
+            app__error_at(ld, "min_length", "expected an integer from 1 to 1024");
+        else if (min != NULL)
+            s->password_policy.min_length = (unsigned)json_integer_value(min);
+        s->password_policy.require_number = app__read_bool(ld, policy, "require_number", false);
+        s->password_policy.require_capital = app__read_bool(ld, policy, "require_capital", false);
+        s->password_policy.require_symbol = app__read_bool(ld, policy, "require_symbol", false);
+    }
+    app__path_restore(ld, mark);
+}
+
 static void load_settings(app__loader_t *ld, const json_t *settings)
 {
     static const char *const keys[] = {
-        "data_api", "workflow_api", "swagger", "two_factor", "search_privacy", "timezone", NULL,
+        "data_api", "workflow_api", "swagger",  "two_factor",
+        "search_privacy", "timezone",   "password_policy", NULL,
     };
     app_settings_t *s = &ld->app->settings;
     s->data_api = true;
@@ -69,6 +93,7 @@ static void load_settings(app__loader_t *ld, const json_t *settings)
     s->swagger = false;
     s->search_privacy = SEARCH_PRIVACY_STRICT;
     s->timezone = "UTC";
+    s->password_policy.min_length = 1;
     if (settings == NULL)
         return;
 
@@ -80,6 +105,7 @@ static void load_settings(app__loader_t *ld, const json_t *settings)
         s->swagger = app__read_bool(ld, settings, "swagger", false);
         load_two_factor(ld, json_object_get(settings, "two_factor"));
         load_search_privacy(ld, settings);
+        load_password_policy(ld, json_object_get(settings, "password_policy"));
 
         const char *tz = app__read_string(ld, settings, "timezone", false);
         if (tz != NULL && !valid_timezone(tz))

@@ -48,6 +48,11 @@ err_t auth_init(unsigned max_hashes) WARN_UNUSED;
  * hashes are running, ERR_NOMEM when the hash memory cannot be had. */
 err_t auth_password_hash(const char *password, size_t len, char out[AUTH_HASH_SIZE]) WARN_UNUSED;
 
+/* Checks a new password against the app's password policy. Returns false with a message for the
+ * client in why (naming the rule it breaks, never the password). */
+bool auth_password_allowed(const app_t *app, const char *password, size_t len, char *why,
+                           size_t size);
+
 /* Verifies a password against an encoded hash and sets *ok. When hash is NULL (unknown user), it
  * verifies against a dummy hash, so the timing does not reveal which emails exist. */
 err_t auth_password_verify(const char *hash, const char *password, size_t len, bool *ok) WARN_UNUSED;

@@ -11,6 +11,7 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -133,4 +134,34 @@ err_t auth_email_normalize(const char *email, size_t len, char *out, size_t size
     if (ats != 1 || at == 0 || at == len - 1)
         return ERR_INVALID;
     return ERR_OK;
+}
+
+bool auth_password_allowed(const app_t *app, const char *password, size_t len, char *why,
+                           size_t size)
+{
+    const unsigned min = app->settings.password_policy.min_length;
+    size_t chars = 0;
+    bool number = false, capital = false, symbol = false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)password[i];
+        if ((c & 0xc0) != 0x80)
+            chars++; /* counts UTF-8 characters, not bytes */
+        number |= c >= '0' && c <= '9';
+        capital |= c >= 'A' && c <= 'Z';
+        const bool letter = (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+        symbol |= c >= 0x80 || (c > ' ' && !letter && !(c >= '0' && c <= '9'));
+    }
+    if (len == 0 || len > AUTH_PASSWORD_MAX)
+        snprintf(why, size, "The password must be between 1 and %d bytes", AUTH_PASSWORD_MAX);
+    else if (chars < min)
+        snprintf(why, size, "The password is too short: it needs at least %u characters", min);
+    else if (app->settings.password_policy.require_number && !number)
+        snprintf(why, size, "The password must contain a number");
+    else if (app->settings.password_policy.require_capital && !capital)
+        snprintf(why, size, "The password must contain a capital letter");
+    else if (app->settings.password_policy.require_symbol && !symbol)
+        snprintf(why, size, "The password must contain a symbol");
+    else
+        return true;
+    return false;
 }

@@ -54,6 +54,18 @@ static void fail(run_t *r, int status, const char *code, const char *message)
     r->out->message = message;
 }
 
+/* Checks a new password against the app's policy, failing the run with a 400 naming the rule. */
+static bool password_ok(run_t *r, const char *password, size_t n)
+{
+    char why[160];
+    if (auth_password_allowed(r->ctx->app, password, n, why, sizeof(why)))
+        return true;
+    const char *message = arena_strdup(r->ctx->arena, why);
+    fail(r, 400, "INVALID_PASSWORD",
+         message != NULL ? message : "The password does not meet the password policy");
+    return false;
+}
+
 static void set_current_user(run_t *r, const char *id, size_t n)
 {
     snprintf(r->user_buf, sizeof(r->user_buf), "%.*s", (int)n, id);
@@ -149,10 +161,8 @@ static err_t do_sign_up(run_t *r, const app_action_t *a, value_t *result)
         fail(r, 400, "NOT_VALID_EMAIL", "The email address is not valid");
         return ERR_OK;
     }
-    if (password_n == 0 || password_n > AUTH_PASSWORD_MAX) {
-        fail(r, 400, "INVALID_PASSWORD", "The password must be between 1 and 4096 bytes");
+    if (!password_ok(r, password, password_n))
         return ERR_OK;
-    }
     value_t *values;
     err = new_thing_values(r, users, &values);
     if (err != ERR_OK)
@@ -264,7 +274,8 @@ static err_t prepare_first_step(run_t *r)
         eval_text(r, a->password, &password, &password_n) != ERR_OK)
         return ERR_OK;
     if (a->kind == ACT_SIGN_UP) {
-        if (password_n == 0 || password_n > AUTH_PASSWORD_MAX)
+        char why[160];
+        if (!auth_password_allowed(r->ctx->app, password, password_n, why, sizeof(why)))
             return ERR_OK;
         err_t err = auth_password_hash(password, password_n, r->pre.hash);
         r->pre.done = err == ERR_OK;
@@ -734,10 +745,8 @@ static err_t do_change_password(run_t *r, const app_action_t *a)
     err_t err = eval_text(r, a->password, &password, &n);
     if (err != ERR_OK)
         return err;
-    if (n == 0 || n > AUTH_PASSWORD_MAX) {
-        fail(r, 400, "INVALID_PASSWORD", "The password must be between 1 and 4096 bytes");
+    if (!password_ok(r, password, n))
         return ERR_OK;
-    }
     if (a->current_password != NULL) {
         const char *current;
         size_t current_n;
@@ -833,10 +842,8 @@ static err_t do_reset_password(run_t *r, const app_action_t *a, value_t *result)
         err = eval_text(r, a->password, &password, &password_n);
     if (err != ERR_OK)
         return err;
-    if (password_n == 0 || password_n > AUTH_PASSWORD_MAX) {
-        fail(r, 400, "INVALID_PASSWORD", "The password must be between 1 and 4096 bytes");
+    if (!password_ok(r, password, password_n))
         return ERR_OK;
-    }
     unsigned char hash[32];
     auth_token_hash(token, token_n, hash);
     char user_id[40];
