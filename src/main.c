@@ -903,7 +903,7 @@ static int cmd_serve(int argc, char **argv)
     /* Every thread started from here on inherits the blocked signals, so only sigwait below
      * receives SIGINT and SIGTERM. A client that goes away must not kill the process. */
     sigset_t stop_signals;
-    /* A shell starting a background job may hand it SIGINT ignored; an ignored signal is
+    /* A shell starting a background job may hand it SIGINT ignored. An ignored signal is
      * discarded rather than queued for sigwait, so restore the default first. */
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);

@@ -28,7 +28,7 @@ typedef struct {
 
 /* ---- Replies (reply.c) ---- */
 
-/* A client error described but not yet sent, for code that may answer it in several ways (a
+/* A client error described but not yet sent, for code that may report it in several ways (a
  * whole response, or one line of a bulk response). code NULL means the Unauthorized envelope. */
 typedef struct {
     int status;

@@ -225,7 +225,7 @@ static void bulk_line_error(sbuf_t *out, const char *message)
     sbuf_puts(out, "}\n");
 }
 
-/* Creates one thing per line and answers one line per input line, in order. A bad line does not
+/* Creates one thing per line and returns one result line per input line, in order. A bad line does not
  * stop the others, as on Bubble. */
 void api__data_bulk(api_call_t *call, const app_type_t *type)
 {

@@ -2,8 +2,8 @@
  *
  * Behind a proxy every request comes from the proxy's address, so per-address throttling would
  * count all clients together. When the peer is a configured trusted proxy, the client is the
- * rightmost address in X-Forwarded-For that is not itself a trusted proxy; addresses further left
- * were written by the client and are never believed. Without trusted proxies the header is ignored.
+ * rightmost address in X-Forwarded-For that is not itself a trusted proxy. Addresses further left
+ * were written by the client, so they are never believed. Without trusted proxies the header is ignored.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>

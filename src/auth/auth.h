@@ -59,7 +59,7 @@ err_t auth_password_verify(const char *hash, const char *password, size_t len, b
 
 /* Turns on the in-memory credential cache for tokens checked against store and subscribes to the store's change notifications to keep it coherent
  * with revocations made by any node. On a shared store the cache is consulted only while the
- * store reports its notifications current. On a store this process serves alone (SQLite) it holds
+ * store reports its notifications current. On a store this process serves alone (SQLite) it contains
  * user sessions only, whose revocations all pass through this process.
  * Call once before serving. */
 err_t auth_cache_attach(store_t *store) WARN_UNUSED;

@@ -93,8 +93,8 @@ void auth_forget_token(const unsigned char hash[32])
     auth__cache_remove(hash);
 }
 
-/* The cache holds credentials of the attached store only; a version-test store's sessions are
- * always read from their own database. */
+/* The cache contains credentials of the attached store only. A version-test store's sessions
+ * are always read from their own database. */
 static bool cache_usable(const store_conn_t *conn)
 {
     return events_store != NULL && store_of(conn) == events_store &&

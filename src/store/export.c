@@ -17,7 +17,7 @@
  * epoch milliseconds. Lists, geographic addresses and date ranges are the stored JSON text
  * itself. Empty fields are left out. Types come in app order, the things of one type in
  * (Created Date, _id) order. The closing line lets import tell a whole dump from one cut short.
- * Hashes are exported as stored; the dump never holds a password or a token.
+ * Hashes are exported as stored; the dump never contains a password or a token.
  */
 #include "store/export_internal.h"
 

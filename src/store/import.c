@@ -678,7 +678,7 @@ static err_t import_line(importer_t *im, const char *line, size_t n)
 
 /* ---- The import ------------------------------------------------------------------------- */
 
-/* Rejects a database that holds any thing of the app. */
+/* Rejects a database that contains any thing of the app. */
 static err_t check_empty(importer_t *im)
 {
     for (size_t i = 0; i < im->app->ntypes; i++) {

@@ -137,7 +137,7 @@ static void warn(migration_t *m, const char *type, const char *column, const cha
                 column, problem, have, want);
 }
 
-/* Writes "<what> failed: <server message>" into errbuf unless it already holds a message. */
+/* Writes "<what> failed: <server message>" into errbuf unless it already contains a message. */
 static void report(migration_t *m, const char *what)
 {
     if (m->errlen == 0 || m->errbuf[0] != '\0')
@@ -335,37 +335,21 @@ static err_t create_index(migration_t *m, const char *table, const char *suffix,
 }
 
 /* The same indexes as on SQLite. */
-/* Privacy rules run inside every search of their type, so each field of This that a rule reads
- * gets an index (with the default order after it, so the page needs no sort). A list field
- * cannot be served by an index; that rule is reported once at start-up instead. */
+typedef struct {
+    migration_t *m;
+    const app_type_t *type;
+} rule_index_t;
+
+static err_t create_rule_index(void *ud, const char *suffix, const char *columns)
+{
+    const rule_index_t *ri = ud;
+    return create_index(ri->m, ri->type->table, suffix, false, columns);
+}
+
 static err_t create_rule_indexes(migration_t *m, const app_type_t *type)
 {
-    for (size_t r = 0; r < type->nrules; r++) {
-        const app_field_t *fields[16];
-        size_t n = app_rule_fields(&type->rules[r], fields, 16);
-        for (size_t i = 0; i < n; i++) {
-            const app_field_t *f = fields[i];
-            if (f->builtin == BUILTIN_ID || f->builtin == BUILTIN_CREATED_BY ||
-                f->builtin == BUILTIN_CREATED_DATE)
-                continue;
-            if (f->type.is_list) {
-                LOG_WARN("privacy rule reads a list field, which no index serves; searches of "
-                         "this type scan the table",
-                         "type=%s rule=%s field=%s", log_quote(type->name),
-                         log_quote(type->rules[r].name), log_quote(f->name));
-                continue;
-            }
-            char columns[STORE__MAX_IDENT + 32];
-            snprintf(columns, sizeof(columns), "\"%s\", \"_created\", \"_id\"",
-                     store__column_name(f));
-            char suffix[STORE__MAX_IDENT];
-            snprintf(suffix, sizeof(suffix), "rule_%s", store__column_name(f));
-            err_t err = create_index(m, type->table, suffix, false, columns);
-            if (err != ERR_OK)
-                return err;
-        }
-    }
-    return ERR_OK;
+    rule_index_t ri = {.m = m, .type = type};
+    return store__create_rule_indexes(type, create_rule_index, &ri);
 }
 
 static err_t create_indexes(migration_t *m, const app_type_t *type)

@@ -923,3 +923,35 @@ bool store_is_shared(const store_t *store)
 {
     return store != NULL && store->backend->events_start != NULL;
 }
+
+/* ---- Indexes for privacy rules ------------------------------------------------------------ */
+
+err_t store__create_rule_indexes(const app_type_t *type, store__index_fn create, void *ud)
+{
+    for (size_t r = 0; r < type->nrules; r++) {
+        const app_field_t *fields[16];
+        size_t n = app_rule_fields(&type->rules[r], fields, 16);
+        for (size_t i = 0; i < n; i++) {
+            const app_field_t *f = fields[i];
+            if (f->builtin == BUILTIN_ID || f->builtin == BUILTIN_CREATED_BY ||
+                f->builtin == BUILTIN_CREATED_DATE)
+                continue;
+            if (f->type.is_list) {
+                LOG_WARN("privacy rule reads a list field, which no index serves; searches of "
+                         "this type scan the table",
+                         "type=%s rule=%s field=%s", log_quote(type->name),
+                         log_quote(type->rules[r].name), log_quote(f->name));
+                continue;
+            }
+            char columns[STORE__MAX_IDENT + 32];
+            snprintf(columns, sizeof(columns), "\"%s\", \"_created\", \"_id\"",
+                     store__column_name(f));
+            char suffix[STORE__MAX_IDENT];
+            snprintf(suffix, sizeof(suffix), "rule_%s", store__column_name(f));
+            err_t err = create(ud, suffix, columns);
+            if (err != ERR_OK)
+                return err;
+        }
+    }
+    return ERR_OK;
+}

@@ -100,7 +100,7 @@ void store_redact_url(const char *url, char *out, size_t size);
 
 /* Creates missing tables, columns and indexes for the app, and the store's own tables. Never drops
  * or rewrites data; a column whose type changed is reported and left alone. On success errbuf
- * holds those warnings, or "" when there are none. */
+ * contains those warnings, or "" when there are none. */
 err_t store_migrate(store_t *store, const app_t *app, char *errbuf, size_t errlen) WARN_UNUSED;
 
 /* Creates only the store's own tables (sessions, admin tokens), for commands that have no app. */
@@ -358,7 +358,7 @@ err_t store_export(store_t *store, const app_t *app, int fd, store_dump_stats_t 
 
 /* Reads a dump written by store_export from fd and inserts everything in one write transaction,
  * so on any error nothing is written. The app's schema must exist (store_migrate). Unless force,
- * a database that already holds any thing of the app is rejected with ERR_CONFLICT. Nothing is
+ * a database that already contains any thing of the app is rejected with ERR_CONFLICT. Nothing is
  * ever overwritten: with force, a thing whose _id or email exists, or a session or admin token
  * that exists, fails the import with ERR_CONFLICT. Malformed JSON, an unknown type or field, a
  * value of the wrong kind or a missing closing line give ERR_INVALID, and a line longer than
@@ -390,13 +390,13 @@ err_t store_two_factor_set(store_conn_t *conn, const app_type_t *user_type, cons
                            const store_two_factor_t *tf) WARN_UNUSED;
 
 /* Records step as the last accepted time step when it is later than the stored one, in one
- * statement, so two requests with the same code cannot both succeed. *accepted tells whether it
+ * statement, so two requests with the same code cannot both succeed. *accepted is set when it
  * was recorded. */
 err_t store_two_factor_accept_step(store_conn_t *conn, const app_type_t *user_type,
                                    const char *user_id, int64_t step, bool *accepted) WARN_UNUSED;
 
 /* Replaces the recovery code hashes with codes (NULL stores none) when they still equal expected,
- * so a recovery code is used once even by concurrent requests. *replaced tells whether they
+ * so a recovery code is used once even by concurrent requests. *replaced is set when they
  * were. */
 err_t store_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
                                      const char *user_id, const char *expected, const char *codes,

@@ -161,6 +161,14 @@ struct store_conn {
 
 extern const store__backend_t store__sqlite_backend;
 
+/* Creates one index on the store's table being migrated: name suffix and column list. */
+typedef err_t (*store__index_fn)(void *ud, const char *suffix, const char *columns);
+
+/* Privacy rules run inside every search of their type, so each field of This that a rule reads
+ * gets an index (with the default order after it, so the page needs no sort) through create. A
+ * list field cannot be served by an index, so such a rule is logged as a warning instead. */
+err_t store__create_rule_indexes(const app_type_t *type, store__index_fn create, void *ud);
+
 /* Counters kept in this process (counters.c), for backends that serve one process. */
 err_t store__memory_counter_hit(const char *key, int64_t now_ms, int64_t window_ms, int64_t delta,
                                 int64_t *count, int64_t *window_end_ms);

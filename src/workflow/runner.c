@@ -207,7 +207,7 @@ static void fail_code(run_t *r)
 }
 
 /* Checks the code of a login whose password was right, when the user has 2FA enabled; otherwise
- * sets nothing. A missing code asks for one, and a wrong code counts toward the account lockout
+ * sets nothing. A missing code fails with 2FA_REQUIRED, and a wrong code counts toward the account lockout
  * like a wrong password, so codes cannot be guessed faster than passwords. */
 static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, const char *norm,
                               bool *two_factor)
