@@ -24,33 +24,14 @@
 #include "store/store.h"
 #include "workflow/workflow.h"
 
-#define FROTH_VERSION "0.1.0"
-#define DEFAULT_DB "sqlite:froth.db"
-#define DEFAULT_APP "app.json"
+#include "cli.h"
 
-typedef struct {
-    const char *app_path;
-    const char *db_url;
-    const char *test_db_url;  /* NULL = no version-test database */
-    const char *cors;         /* comma-separated allowed origins, or NULL */
-    const char *files_dir;    /* uploaded files */
-    size_t max_file_bytes;
-    const char *public_url;   /* base of file URLs, or NULL for the request's Host */
-    const char *label;
-    http_config_t http;
-    log_level_t log_level;
-    bool log_json;
-    unsigned drain_ms;
-    auth_throttle_config_t throttle;
-    unsigned scheduler_poll_ms;
-    unsigned idle_days;
-    const char *trusted_proxies;
-} options_t;
+#define FROTH_VERSION "0.1.0"
 
 /* Connections each store keeps open at most; set by --db-pool before the first open. */
 static unsigned db_pool_size;
 
-static const char *env_or(const char *name, const char *fallback)
+const char *cli_env_or(const char *name, const char *fallback)
 {
     const char *v = getenv(name);
     return v != NULL && *v != '\0' ? v : fallback;
@@ -90,50 +71,51 @@ static void usage(FILE *f)
 
 static void usage_serve(FILE *f)
 {
-    fputs("usage: froth serve [options]\n"
-          "\n"
-          "  --app FILE          app definition (env FROTH_APP; default app.json)\n"
-          "  --db URL            database, sqlite:PATH (env FROTH_DB; default sqlite:froth.db)\n"
-          "  --test-db URL       database served under /version-test (env FROTH_TEST_DB;\n"
-          "                      default none: /version-test answers 404)\n"
-          "  --cors-origins LIST comma-separated origins browsers may call from, or * for any\n"
-          "                      (env FROTH_CORS_ORIGINS; default none)\n"
-          "  --files-dir DIR     directory for uploaded files, created with mode 0700 when\n"
-          "                      missing (env FROTH_FILES_DIR; default ./files)\n"
-          "  --max-file-bytes BYTES  largest uploaded file after base64 decoding, larger gets\n"
-          "                      413; --max-body applies first (env FROTH_MAX_FILE_BYTES;\n"
-          "                      default 10485760)\n"
-          "  --public-url BASE   http(s) URL that file URLs start with, such as\n"
-          "                      https://api.example.com (env FROTH_PUBLIC_URL; default\n"
-          "                      //<the request's Host header>)\n"
-          "  --db-pool N         database connections per store at most (env FROTH_DB_POOL;\n"
-          "                      default 8)\n"
-          "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
-          "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
-          "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
-          "  --max-body BYTES    largest request body accepted, larger gets 413\n"
-          "                      (env FROTH_MAX_BODY; default 1048576)\n"
-          "  --max-connections N open connections at once (env FROTH_MAX_CONNECTIONS; default 1024)\n"
-          "  --timeout SECONDS   idle connection timeout (env FROTH_TIMEOUT; default 30)\n"
-          "  --login-limit N     login attempts per client address per minute, 0 for no limit\n"
-          "                      (env FROTH_LOGIN_LIMIT; default 20)\n"
-          "  --signup-limit N    sign-up attempts per client address per hour, 0 for no limit\n"
-          "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
-          "  --trusted-proxies LIST  comma-separated addresses or CIDR ranges of reverse proxies\n"
-          "                      whose X-Forwarded-For names the client (env\n"
-          "                      FROTH_TRUSTED_PROXIES; default none: the header is ignored)\n"
-          "  --idle-days N       days a user token may go unused before it expires; each use\n"
-          "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
-          "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
-          "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
-          "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
-          "                      (env FROTH_SCHEDULER_POLL_MS; default 1000)\n"
-          "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
-          "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
-          "\n"
-          "SIGINT or SIGTERM stops accepting connections and waits up to 10 s for requests in\n"
-          "flight.\n",
-          f);
+    fputs(
+        "usage: froth serve [options]\n"
+        "\n"
+        "  --app FILE          app definition (env FROTH_APP; default app.json)\n"
+        "  --db URL            database, sqlite:PATH (env FROTH_DB; default sqlite:froth.db)\n"
+        "  --test-db URL       database served under /version-test (env FROTH_TEST_DB;\n"
+        "                      default none: /version-test answers 404)\n"
+        "  --cors-origins LIST comma-separated origins browsers may call from, or * for any\n"
+        "                      (env FROTH_CORS_ORIGINS; default none)\n"
+        "  --files-dir DIR     directory for uploaded files, created with mode 0700 when\n"
+        "                      missing (env FROTH_FILES_DIR; default ./files)\n"
+        "  --max-file-bytes BYTES  largest uploaded file after base64 decoding, larger gets\n"
+        "                      413; --max-body applies first (env FROTH_MAX_FILE_BYTES;\n"
+        "                      default 10485760)\n"
+        "  --public-url BASE   http(s) URL that file URLs start with, such as\n"
+        "                      https://api.example.com (env FROTH_PUBLIC_URL; default\n"
+        "                      //<the request's Host header>)\n"
+        "  --db-pool N         database connections per store at most (env FROTH_DB_POOL;\n"
+        "                      default 8)\n"
+        "  --host ADDR         address to listen on (env FROTH_HOST; default 127.0.0.1)\n"
+        "  --port N            TCP port, 0 for any free port (env FROTH_PORT; default 8080)\n"
+        "  --threads N         HTTP worker threads (env FROTH_THREADS; default 2 per core)\n"
+        "  --max-body BYTES    largest request body accepted, larger gets 413\n"
+        "                      (env FROTH_MAX_BODY; default 1048576)\n"
+        "  --max-connections N open connections at once (env FROTH_MAX_CONNECTIONS; default 1024)\n"
+        "  --timeout SECONDS   idle connection timeout (env FROTH_TIMEOUT; default 30)\n"
+        "  --login-limit N     login attempts per client address per minute, 0 for no limit\n"
+        "                      (env FROTH_LOGIN_LIMIT; default 20)\n"
+        "  --signup-limit N    sign-up attempts per client address per hour, 0 for no limit\n"
+        "                      (env FROTH_SIGNUP_LIMIT; default 30)\n"
+        "  --trusted-proxies LIST  comma-separated addresses or CIDR ranges of reverse proxies\n"
+        "                      whose X-Forwarded-For names the client (env\n"
+        "                      FROTH_TRUSTED_PROXIES; default none: the header is ignored)\n"
+        "  --idle-days N       days a user token may go unused before it expires; each use\n"
+        "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
+        "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
+        "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
+        "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
+        "                      (env FROTH_SCHEDULER_POLL_MS; default 1000)\n"
+        "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
+        "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
+        "\n"
+        "SIGINT or SIGTERM stops accepting connections and waits up to 10 s for requests in\n"
+        "flight.\n",
+        f);
 }
 
 static void usage_check(FILE *f)
@@ -157,26 +139,31 @@ static void usage_migrate(FILE *f)
           f);
 }
 
-static void usage_admin_token(FILE *f)
-{
-    fputs("usage: froth admin-token create --label NAME [--db URL]\n"
-          "       froth admin-token list [--db URL]\n"
-          "       froth admin-token revoke NAME [--db URL]\n"
-          "       froth admin-token regenerate NAME [--db URL]\n"
-          "\n"
-          "create prints a new admin API token once; only its hash is stored. regenerate\n"
-          "replaces a token under the same label and prints the new one once. Admin tokens\n"
-          "bypass privacy rules but reach only exposed types and workflows. --db defaults to\n"
-          "env FROTH_DB, then sqlite:froth.db.\n",
-          f);
-}
-
 enum {
-    OPT_APP = 1000, OPT_DB, OPT_HOST, OPT_PORT, OPT_THREADS, OPT_MAX_BODY, OPT_MAX_CONN,
-    OPT_TIMEOUT, OPT_LOG_LEVEL, OPT_LOG_FORMAT, OPT_LABEL, OPT_HELP, OPT_TEST_DB, OPT_CORS,
-    OPT_LOGIN_LIMIT, OPT_SIGNUP_LIMIT, OPT_LOCKOUT_AFTER, OPT_SCHEDULER_POLL, OPT_DB_POOL,
-    OPT_IDLE_DAYS, OPT_TRUSTED_PROXIES,
-    OPT_FILES_DIR, OPT_MAX_FILE_BYTES, OPT_PUBLIC_URL,
+    OPT_APP = 1000,
+    OPT_DB,
+    OPT_HOST,
+    OPT_PORT,
+    OPT_THREADS,
+    OPT_MAX_BODY,
+    OPT_MAX_CONN,
+    OPT_TIMEOUT,
+    OPT_LOG_LEVEL,
+    OPT_LOG_FORMAT,
+    OPT_LABEL,
+    OPT_HELP,
+    OPT_TEST_DB,
+    OPT_CORS,
+    OPT_LOGIN_LIMIT,
+    OPT_SIGNUP_LIMIT,
+    OPT_LOCKOUT_AFTER,
+    OPT_SCHEDULER_POLL,
+    OPT_DB_POOL,
+    OPT_IDLE_DAYS,
+    OPT_TRUSTED_PROXIES,
+    OPT_FILES_DIR,
+    OPT_MAX_FILE_BYTES,
+    OPT_PUBLIC_URL,
 };
 
 static const struct option long_options[] = {
@@ -238,15 +225,27 @@ static bool apply_option(options_t *o, int opt, const char *value)
 {
     unsigned long v;
     switch (opt) {
-    case OPT_APP: o->app_path = value; return true;
-    case OPT_DB: o->db_url = value; return true;
-    case OPT_TEST_DB: o->test_db_url = value; return true;
-    case OPT_CORS: o->cors = value; return true;
-    case OPT_FILES_DIR: o->files_dir = value; return true;
+    case OPT_APP:
+        o->app_path = value;
+        return true;
+    case OPT_DB:
+        o->db_url = value;
+        return true;
+    case OPT_TEST_DB:
+        o->test_db_url = value;
+        return true;
+    case OPT_CORS:
+        o->cors = value;
+        return true;
+    case OPT_FILES_DIR:
+        o->files_dir = value;
+        return true;
     case OPT_PUBLIC_URL:
         if (!public_url_is_valid(value)) {
-            fprintf(stderr, "froth: invalid public URL \"%s\": expected http:// or https:// and "
-                            "a host, without spaces, quotes, a query or a fragment\n", value);
+            fprintf(stderr,
+                    "froth: invalid public URL \"%s\": expected http:// or https:// and "
+                    "a host, without spaces, quotes, a query or a fragment\n",
+                    value);
             return false;
         }
         o->public_url = value;
@@ -256,8 +255,12 @@ static bool apply_option(options_t *o, int opt, const char *value)
             return false;
         o->max_file_bytes = v;
         return true;
-    case OPT_HOST: o->http.host = value; return true;
-    case OPT_LABEL: o->label = value; return true;
+    case OPT_HOST:
+        o->http.host = value;
+        return true;
+    case OPT_LABEL:
+        o->label = value;
+        return true;
     case OPT_PORT:
         if (!set_uint("port", value, 65535, &v))
             return false;
@@ -265,7 +268,8 @@ static bool apply_option(options_t *o, int opt, const char *value)
         return true;
     case OPT_THREADS:
         if (!set_uint("thread count", value, 1024, &v) || v == 0)
-            return v != 0 ? false : (fprintf(stderr, "froth: --threads must be at least 1\n"), false);
+            return v != 0 ? false
+                          : (fprintf(stderr, "froth: --threads must be at least 1\n"), false);
         o->http.threads = (unsigned)v;
         return true;
     case OPT_MAX_BODY:
@@ -321,7 +325,8 @@ static bool apply_option(options_t *o, int opt, const char *value)
         return true;
     case OPT_LOG_LEVEL:
         if (!log_level_parse(value, &o->log_level)) {
-            fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n", value);
+            fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n",
+                    value);
             return false;
         }
         return true;
@@ -342,16 +347,27 @@ static bool load_env(options_t *o)
         const char *name;
         int opt;
     } vars[] = {
-        {"FROTH_APP", OPT_APP}, {"FROTH_DB", OPT_DB}, {"FROTH_TEST_DB", OPT_TEST_DB},
-        {"FROTH_CORS_ORIGINS", OPT_CORS}, {"FROTH_HOST", OPT_HOST},
-        {"FROTH_FILES_DIR", OPT_FILES_DIR}, {"FROTH_MAX_FILE_BYTES", OPT_MAX_FILE_BYTES},
+        {"FROTH_APP", OPT_APP},
+        {"FROTH_DB", OPT_DB},
+        {"FROTH_TEST_DB", OPT_TEST_DB},
+        {"FROTH_CORS_ORIGINS", OPT_CORS},
+        {"FROTH_HOST", OPT_HOST},
+        {"FROTH_FILES_DIR", OPT_FILES_DIR},
+        {"FROTH_MAX_FILE_BYTES", OPT_MAX_FILE_BYTES},
         {"FROTH_PUBLIC_URL", OPT_PUBLIC_URL},
-        {"FROTH_PORT", OPT_PORT}, {"FROTH_THREADS", OPT_THREADS}, {"FROTH_MAX_BODY", OPT_MAX_BODY},
-        {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN}, {"FROTH_TIMEOUT", OPT_TIMEOUT},
-        {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL}, {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
-        {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT}, {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
-        {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER}, {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
-        {"FROTH_DB_POOL", OPT_DB_POOL}, {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
+        {"FROTH_PORT", OPT_PORT},
+        {"FROTH_THREADS", OPT_THREADS},
+        {"FROTH_MAX_BODY", OPT_MAX_BODY},
+        {"FROTH_MAX_CONNECTIONS", OPT_MAX_CONN},
+        {"FROTH_TIMEOUT", OPT_TIMEOUT},
+        {"FROTH_LOG_LEVEL", OPT_LOG_LEVEL},
+        {"FROTH_LOG_FORMAT", OPT_LOG_FORMAT},
+        {"FROTH_LOGIN_LIMIT", OPT_LOGIN_LIMIT},
+        {"FROTH_SIGNUP_LIMIT", OPT_SIGNUP_LIMIT},
+        {"FROTH_LOCKOUT_AFTER", OPT_LOCKOUT_AFTER},
+        {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
+        {"FROTH_DB_POOL", OPT_DB_POOL},
+        {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
         {"FROTH_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -363,21 +379,20 @@ static bool load_env(options_t *o)
 }
 
 /* Parses flags after the command. Returns 0 to go on, 1 when help was printed, 2 on error. */
-static int parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
+int cli_parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
 {
     memset(o, 0, sizeof(*o));
     http_config_default(&o->http);
-    o->app_path = env_or("FROTH_APP", DEFAULT_APP);
-    o->db_url = env_or("FROTH_DB", DEFAULT_DB);
+    o->app_path = cli_env_or("FROTH_APP", DEFAULT_APP);
+    o->db_url = cli_env_or("FROTH_DB", DEFAULT_DB);
     o->log_level = LOG_LEVEL_INFO;
     o->drain_ms = 10000;
     o->scheduler_poll_ms = 1000;
     o->idle_days = 30;
     o->files_dir = "files";
     o->max_file_bytes = 10 * 1024 * 1024;
-    o->throttle = (auth_throttle_config_t){.login_per_ip_per_minute = 20,
-                                           .signup_per_ip_per_hour = 30,
-                                           .failures_before_lock = 10};
+    o->throttle = (auth_throttle_config_t){
+        .login_per_ip_per_minute = 20, .signup_per_ip_per_hour = 30, .failures_before_lock = 10};
     if (!load_env(o))
         return 2;
     optind = 1;
@@ -407,7 +422,7 @@ static void print_app_errors(const char *path, const app_errors_t *errors)
     }
 }
 
-static int load_app(const char *path, app_t **app)
+int cli_load_app(const char *path, app_t **app)
 {
     app_errors_t errors = {0};
     err_t err = app_load_file(path, app, &errors);
@@ -416,8 +431,8 @@ static int load_app(const char *path, app_t **app)
         if (errors.count == 0)
             fprintf(stderr, "froth: cannot load %s: %s\n", path, err_name(err));
         else
-            fprintf(stderr, "froth: %zu error%s in %s\n", errors.count, errors.count == 1 ? "" : "s",
-                    path);
+            fprintf(stderr, "froth: %zu error%s in %s\n", errors.count,
+                    errors.count == 1 ? "" : "s", path);
         app_errors_free(&errors);
         return 1;
     }
@@ -428,11 +443,11 @@ static int load_app(const char *path, app_t **app)
 static int cmd_check(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o, usage_check);
+    int rc = cli_parse_options(argc, argv, &o, usage_check);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     app_t *app;
-    if (load_app(o.app_path, &app) != 0)
+    if (cli_load_app(o.app_path, &app) != 0)
         return 1;
     printf("%s: ok (%zu types, %zu option sets, %zu workflows)\n", o.app_path, app->ntypes,
            app->noption_sets, app->nworkflows);
@@ -447,7 +462,7 @@ static void print_schema_ok(const char *url)
     printf("%s: schema is up to date\n", shown);
 }
 
-static int open_store(const char *url, store_t **store)
+int cli_open_store(const char *url, store_t **store)
 {
     char msg[512] = "";
     store_options_t so = {.pool_size = db_pool_size};
@@ -455,7 +470,8 @@ static int open_store(const char *url, store_t **store)
     if (err != ERR_OK) {
         char shown[512];
         store_redact_url(url, shown, sizeof(shown));
-        fprintf(stderr, "froth: cannot open database %s: %s\n", shown, msg[0] ? msg : err_name(err));
+        fprintf(stderr, "froth: cannot open database %s: %s\n", shown,
+                msg[0] ? msg : err_name(err));
         return 1;
     }
     return 0;
@@ -464,14 +480,14 @@ static int open_store(const char *url, store_t **store)
 static int cmd_migrate(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o, usage_migrate);
+    int rc = cli_parse_options(argc, argv, &o, usage_migrate);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     app_t *app;
     store_t *store;
-    if (load_app(o.app_path, &app) != 0)
+    if (cli_load_app(o.app_path, &app) != 0)
         return 1;
-    if (open_store(o.db_url, &store) != 0) {
+    if (cli_open_store(o.db_url, &store) != 0) {
         app_free(app);
         return 1;
     }
@@ -486,159 +502,7 @@ static int cmd_migrate(int argc, char **argv)
     return err == ERR_OK ? 0 : 1;
 }
 
-static int admin_create(store_conn_t *conn, const char *label)
-{
-    if (label == NULL || label[0] == '\0' || strlen(label) > 100) {
-        fprintf(stderr, "froth: admin-token create needs --label NAME (1 to 100 characters)\n");
-        return 2;
-    }
-    char token[AUTH_TOKEN_SIZE];
-    err_t err = auth_admin_token_create(conn, label, clock_now_ms(), token);
-    if (err == ERR_CONFLICT) {
-        fprintf(stderr, "froth: an admin token labelled \"%s\" already exists; revoke it first\n",
-                label);
-        return 1;
-    }
-    if (err != ERR_OK) {
-        fprintf(stderr, "froth: cannot create the admin token: %s\n", err_name(err));
-        return 1;
-    }
-    fprintf(stderr, "admin token \"%s\" created; it is shown only once:\n", label);
-    printf("%s\n", token);
-    sodium_memzero(token, sizeof(token));
-    return 0;
-}
-
-static int admin_list(store_conn_t *conn)
-{
-    arena_t *arena = arena_new(4096, 64 << 20);
-    store_admin_token_t *tokens;
-    size_t n;
-    err_t err = arena == NULL ? ERR_NOMEM : store_admin_token_list(conn, arena, &tokens, &n);
-    if (err != ERR_OK) {
-        fprintf(stderr, "froth: cannot list admin tokens: %s\n", err_name(err));
-        arena_free(arena);
-        return 1;
-    }
-    printf("%-32s  %-24s  %s\n", "LABEL", "CREATED", "LAST USED");
-    for (size_t i = 0; i < n; i++) {
-        char created[32], used[32] = "never";
-        clock_format_iso(tokens[i].created_ms, created);
-        if (tokens[i].last_used_ms > 0)
-            clock_format_iso(tokens[i].last_used_ms, used);
-        printf("%-32s  %-24s  %s\n", tokens[i].label, created, used);
-    }
-    arena_free(arena);
-    return 0;
-}
-
-static int admin_revoke(store_conn_t *conn, const char *label)
-{
-    err_t err = store_admin_token_revoke(conn, label);
-    if (err == ERR_NOT_FOUND) {
-        fprintf(stderr, "froth: no admin token is labelled \"%s\"; see froth admin-token list\n",
-                label);
-        return 1;
-    }
-    if (err != ERR_OK) {
-        fprintf(stderr, "froth: cannot revoke the admin token: %s\n", err_name(err));
-        return 1;
-    }
-    printf("admin token \"%s\" revoked\n", label);
-    return 0;
-}
-
-/* Replaces a token under the same label, in one transaction: the old token stops working when the
- * new one is stored, and every node drops the old one from its cache. */
-static int admin_regenerate(store_conn_t *conn, const char *label)
-{
-    err_t err = store_begin(conn, true);
-    if (err == ERR_OK)
-        err = store_admin_token_revoke(conn, label);
-    char token[AUTH_TOKEN_SIZE];
-    if (err == ERR_OK)
-        err = auth_admin_token_create(conn, label, clock_now_ms(), token);
-    if (err == ERR_OK)
-        err = store_commit(conn);
-    else
-        store_rollback(conn);
-    if (err == ERR_NOT_FOUND) {
-        fprintf(stderr, "froth: no admin token is labelled \"%s\"; see froth admin-token list\n",
-                label);
-        return 1;
-    }
-    if (err != ERR_OK) {
-        sodium_memzero(token, sizeof(token));
-        fprintf(stderr, "froth: cannot regenerate the admin token: %s\n", err_name(err));
-        return 1;
-    }
-    fprintf(stderr, "admin token \"%s\" regenerated; the old one no longer works and the new one "
-                    "is shown only once:\n", label);
-    printf("%s\n", token);
-    sodium_memzero(token, sizeof(token));
-    return 0;
-}
-
-static int cmd_admin_token(int argc, char **argv)
-{
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage_admin_token(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *sub = argv[1];
-    options_t o;
-    int rc = parse_options(argc - 1, argv + 1, &o, usage_admin_token);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
-    const char *name = optind < argc - 1 ? argv[1 + optind] : NULL;
-    if (strcmp(sub, "create") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "revoke") != 0 &&
-        strcmp(sub, "regenerate") != 0) {
-        fprintf(stderr, "froth: unknown admin-token command \"%s\"\n", sub);
-        usage_admin_token(stderr);
-        return 2;
-    }
-    if ((strcmp(sub, "revoke") == 0 || strcmp(sub, "regenerate") == 0) && name == NULL) {
-        fprintf(stderr, "froth: admin-token %s needs the label of the token\n", sub);
-        return 2;
-    }
-    if (auth_init(1) != ERR_OK) {
-        fprintf(stderr, "froth: cannot initialise the crypto library\n");
-        return 1;
-    }
-    /* A mistyped path must not quietly create an empty database that lists no tokens. */
-    if (strncmp(o.db_url, "sqlite:", 7) == 0 && strcmp(o.db_url, "sqlite::memory:") != 0 &&
-        access(o.db_url + 7, F_OK) != 0) {
-        fprintf(stderr, "froth: database %s does not exist; start froth serve or run froth "
-                        "migrate with this --db first\n", o.db_url + 0);
-        return 1;
-    }
-    store_t *store;
-    if (open_store(o.db_url, &store) != 0)
-        return 1;
-    char msg[512] = "";
-    store_conn_t *conn = NULL;
-    err_t err = store_migrate_internal(store, msg, sizeof(msg));
-    if (err == ERR_OK)
-        err = store_acquire(store, &conn);
-    if (err != ERR_OK) {
-        fprintf(stderr, "froth: cannot prepare the database: %s\n", msg[0] ? msg : err_name(err));
-        store_close(store);
-        return 1;
-    }
-    if (strcmp(sub, "create") == 0)
-        rc = admin_create(conn, o.label);
-    else if (strcmp(sub, "list") == 0)
-        rc = admin_list(conn);
-    else if (strcmp(sub, "regenerate") == 0)
-        rc = admin_regenerate(conn, name);
-    else
-        rc = admin_revoke(conn, name);
-    store_release(conn);
-    store_close(store);
-    return rc;
-}
-
-static bool migrate_store(store_t *store, const app_t *app, const char *url)
+bool cli_migrate_store(store_t *store, const app_t *app, const char *url)
 {
     char msg[512] = "";
     if (store_migrate(store, app, msg, sizeof(msg)) != ERR_OK) {
@@ -648,218 +512,6 @@ static bool migrate_store(store_t *store, const app_t *app, const char *url)
         return false;
     }
     return true;
-}
-
-/* ---- export and import ------------------------------------------------------------------ */
-
-static void usage_export(FILE *f)
-{
-    fputs("usage: froth export [--app FILE] [--db URL] [--out FILE]\n"
-          "\n"
-          "Writes all of the app's data to one dump: every thing of every type with its built-in\n"
-          "fields, users' emails and password hashes, sessions and admin token hashes, one JSON\n"
-          "object per line. froth import loads it into another database, SQLite or PostgreSQL.\n"
-          "The dump is read from one snapshot, so servers may keep running. It holds password\n"
-          "and token hashes: keep it private. Prints a count per type to stderr.\n"
-          "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
-          "  --db URL     database to read, sqlite:PATH or postgres://USER@HOST:PORT/DBNAME\n"
-          "               (env FROTH_DB; default sqlite:froth.db)\n"
-          "  --out FILE   write the dump to FILE, created readable by its owner only, and\n"
-          "               deleted again if the export fails (default: standard output)\n",
-          f);
-}
-
-static void usage_import(FILE *f)
-{
-    fputs("usage: froth import [--app FILE] [--db URL] [--in FILE] [--force]\n"
-          "\n"
-          "Creates the app's schema as migrate does, then inserts everything in a dump written\n"
-          "by froth export, in one transaction: on any error nothing is imported, and the\n"
-          "message names the line. Users keep their passwords, and issued user and admin\n"
-          "tokens keep working. Prints a count per type to stderr.\n"
-          "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
-          "  --db URL     database to fill, sqlite:PATH or postgres://USER@HOST:PORT/DBNAME\n"
-          "               (env FROTH_DB; default sqlite:froth.db)\n"
-          "  --in FILE    read the dump from FILE (default: standard input)\n"
-          "  --force      import even though the database already holds things of the app;\n"
-          "               a thing, email, session or admin token label that is already there\n"
-          "               still fails the import, because nothing is ever overwritten\n",
-          f);
-}
-
-typedef struct {
-    const char *app_path;
-    const char *db_url;
-    const char *file; /* --out or --in; NULL = standard output or input */
-    bool force;
-} dump_options_t;
-
-enum { DUMP_APP = 2000, DUMP_DB, DUMP_OUT, DUMP_IN, DUMP_FORCE, DUMP_HELP };
-
-/* Parses the flags of export (importing = false) or import. Returns 0 to go on, 1 when help
- * was printed, 2 on error. */
-static int parse_dump_options(int argc, char **argv, bool importing, dump_options_t *o)
-{
-    static const struct option options[] = {
-        {"app", required_argument, NULL, DUMP_APP}, {"db", required_argument, NULL, DUMP_DB},
-        {"out", required_argument, NULL, DUMP_OUT}, {"in", required_argument, NULL, DUMP_IN},
-        {"force", no_argument, NULL, DUMP_FORCE},   {"help", no_argument, NULL, DUMP_HELP},
-        {NULL, 0, NULL, 0},
-    };
-    void (*help)(FILE *) = importing ? usage_import : usage_export;
-    *o = (dump_options_t){env_or("FROTH_APP", DEFAULT_APP), env_or("FROTH_DB", DEFAULT_DB), NULL,
-                          false};
-    optind = 1;
-    opterr = 0;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        const bool wrong_command = (opt == DUMP_OUT && importing) ||
-                                   ((opt == DUMP_IN || opt == DUMP_FORCE) && !importing);
-        if (opt == 'h' || opt == DUMP_HELP) {
-            help(stdout);
-            return 1;
-        }
-        if (opt == '?' || opt == ':' || wrong_command) {
-            fprintf(stderr, "froth: unknown or incomplete option \"%s\"\n", argv[optind - 1]);
-            help(stderr);
-            return 2;
-        }
-        if (opt == DUMP_APP)
-            o->app_path = optarg;
-        else if (opt == DUMP_DB)
-            o->db_url = optarg;
-        else if (opt == DUMP_OUT || opt == DUMP_IN)
-            o->file = optarg;
-        else
-            o->force = true;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "froth: unexpected argument \"%s\"\n", argv[optind]);
-        help(stderr);
-        return 2;
-    }
-    return 0;
-}
-
-static void print_dump_summary(const char *what, const char *url, const app_t *app,
-                               const store_dump_stats_t *stats)
-{
-    char shown[512];
-    store_redact_url(url, shown, sizeof(shown));
-    fprintf(stderr, "%s %s (app \"%s\"):\n", what, shown, app->name);
-    for (size_t i = 0; i < app->ntypes; i++)
-        fprintf(stderr, "  %s: %zu\n", app->types[i].name, stats->things[i]);
-    fprintf(stderr, "  sessions: %zu\n  admin tokens: %zu\n", stats->sessions,
-            stats->admin_tokens);
-}
-
-/* Opens the store for export. A mistyped SQLite path must not quietly create an empty database
- * and export nothing from it. */
-static int open_store_to_read(const char *url, store_t **store)
-{
-    if (strncmp(url, "sqlite:", 7) == 0 && access(url + 7, F_OK) != 0) {
-        fprintf(stderr, "froth: database %s does not exist\n", url);
-        return 1;
-    }
-    return open_store(url, store);
-}
-
-static int run_export(const dump_options_t *o, const app_t *app, store_t *store, int fd)
-{
-    store_dump_stats_t stats = {.things = calloc(app->ntypes + 1, sizeof(size_t))};
-    if (stats.things == NULL) {
-        fprintf(stderr, "froth: out of memory\n");
-        return 1;
-    }
-    char msg[512] = "";
-    err_t err = store_export(store, app, fd, &stats, msg, sizeof(msg));
-    if (err != ERR_OK)
-        fprintf(stderr, "froth: export failed: %s\n", msg[0] ? msg : err_name(err));
-    else
-        print_dump_summary("exported from", o->db_url, app, &stats);
-    free(stats.things);
-    return err == ERR_OK ? 0 : 1;
-}
-
-static int cmd_export(int argc, char **argv)
-{
-    dump_options_t o;
-    int rc = parse_dump_options(argc, argv, false, &o);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
-    app_t *app;
-    if (load_app(o.app_path, &app) != 0)
-        return 1;
-    store_t *store;
-    if (open_store_to_read(o.db_url, &store) != 0) {
-        app_free(app);
-        return 1;
-    }
-    int fd = STDOUT_FILENO;
-    if (o.file != NULL)
-        fd = open(o.file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "froth: cannot create %s: %s\n", o.file, strerror(errno));
-        rc = 1;
-    } else {
-        rc = run_export(&o, app, store, fd);
-    }
-    if (o.file != NULL && fd >= 0 && close(fd) != 0 && rc == 0) {
-        fprintf(stderr, "froth: cannot write %s: %s\n", o.file, strerror(errno));
-        rc = 1;
-    }
-    /* A partial dump has no closing line, so import would reject it anyway. */
-    if (o.file != NULL && fd >= 0 && rc != 0)
-        unlink(o.file);
-    store_close(store);
-    app_free(app);
-    return rc;
-}
-
-static int run_import(const dump_options_t *o, const app_t *app, store_t *store, int fd)
-{
-    store_dump_stats_t stats = {.things = calloc(app->ntypes + 1, sizeof(size_t))};
-    if (stats.things == NULL) {
-        fprintf(stderr, "froth: out of memory\n");
-        return 1;
-    }
-    char msg[512] = "";
-    err_t err = store_import(store, app, fd, o->force, &stats, msg, sizeof(msg));
-    if (stats.other_app)
-        fprintf(stderr, "froth: warning: the dump was exported from app \"%s\", not \"%s\"\n",
-                stats.dump_app, app->name);
-    if (err != ERR_OK)
-        fprintf(stderr, "froth: import failed, nothing was imported: %s\n",
-                msg[0] ? msg : err_name(err));
-    else
-        print_dump_summary("imported into", o->db_url, app, &stats);
-    free(stats.things);
-    return err == ERR_OK ? 0 : 1;
-}
-
-static int cmd_import(int argc, char **argv)
-{
-    dump_options_t o;
-    int rc = parse_dump_options(argc, argv, true, &o);
-    if (rc != 0)
-        return rc == 1 ? 0 : 2;
-    int fd = o.file == NULL ? STDIN_FILENO : open(o.file, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "froth: cannot open %s: %s\n", o.file, strerror(errno));
-        return 1;
-    }
-    app_t *app = NULL;
-    store_t *store = NULL;
-    rc = 1;
-    if (load_app(o.app_path, &app) == 0 && open_store(o.db_url, &store) == 0 &&
-        migrate_store(store, app, o.db_url))
-        rc = run_import(&o, app, store, fd);
-    if (store != NULL)
-        store_close(store);
-    app_free(app);
-    if (o.file != NULL)
-        close(fd);
-    return rc;
 }
 
 /* Splits a comma-separated origin list into one allocation: the pointer array followed by the
@@ -893,7 +545,7 @@ static unsigned default_threads(void)
 static int cmd_serve(int argc, char **argv)
 {
     options_t o;
-    int rc = parse_options(argc, argv, &o, usage_serve);
+    int rc = cli_parse_options(argc, argv, &o, usage_serve);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
     if (getenv("FROTH_THREADS") == NULL && o.http.threads == 0)
@@ -919,10 +571,10 @@ static int cmd_serve(int argc, char **argv)
         return 1;
     }
     app_t *app;
-    if (load_app(o.app_path, &app) != 0)
+    if (cli_load_app(o.app_path, &app) != 0)
         return 1;
     store_t *store;
-    if (open_store(o.db_url, &store) != 0) {
+    if (cli_open_store(o.db_url, &store) != 0) {
         app_free(app);
         return 1;
     }
@@ -933,7 +585,7 @@ static int cmd_serve(int argc, char **argv)
     api_proxy_t *proxies = NULL;
     size_t nproxies = 0;
     rc = 1;
-    if (!migrate_store(store, app, o.db_url))
+    if (!cli_migrate_store(store, app, o.db_url))
         goto out;
     auth_throttle_configure(&o.throttle);
     auth_set_idle_window((int64_t)o.idle_days * 24 * 3600);
@@ -941,8 +593,8 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "froth: cannot start the store's change notifications\n");
         goto out;
     }
-    if (o.test_db_url != NULL &&
-        (open_store(o.test_db_url, &test_store) != 0 || !migrate_store(test_store, app, o.test_db_url)))
+    if (o.test_db_url != NULL && (cli_open_store(o.test_db_url, &test_store) != 0 ||
+                                  !cli_migrate_store(test_store, app, o.test_db_url)))
         goto out;
     origins = split_origins(o.cors);
     if (o.cors != NULL && origins == NULL)
@@ -967,10 +619,15 @@ static int cmd_serve(int argc, char **argv)
         fprintf(stderr, "froth: %s\n", proxy_error[0] ? proxy_error : "out of memory");
         goto out;
     }
-    api_t api = {.app = app, .store = store, .test_store = test_store,
-                 .cors_origins = (const char *const *)origins, .files_dir = o.files_dir,
-                 .max_file_bytes = o.max_file_bytes, .public_url = o.public_url,
-                 .proxies = proxies, .nproxies = nproxies};
+    api_t api = {.app = app,
+                 .store = store,
+                 .test_store = test_store,
+                 .cors_origins = (const char *const *)origins,
+                 .files_dir = o.files_dir,
+                 .max_file_bytes = o.max_file_bytes,
+                 .public_url = o.public_url,
+                 .proxies = proxies,
+                 .nproxies = nproxies};
     if (http_server_start(&o.http, api_handle, &api, &server) != ERR_OK) {
         fprintf(stderr, "froth: cannot listen on %s:%u\n", o.http.host, o.http.port);
         goto out;
