@@ -1,5 +1,5 @@
-/* What the command-line files share: the serve options, their parser, and loading the app and
- * the store. */
+/* Declarations shared by the command-line files: the serve options, their parser, and loading of
+ * the app and the store. */
 #ifndef FROTH_CLI_H
 #define FROTH_CLI_H
 
@@ -34,7 +34,7 @@ typedef struct {
     const char *trusted_proxies;
 } options_t;
 
-/* The value of the environment variable name, or fallback when it is unset or empty. */
+/* Returns the value of the environment variable name, or fallback when it is unset or empty. */
 const char *cli_env_or(const char *name, const char *fallback);
 /* Parses flags and FROTH_* variables into o. Returns 0 to go on, 1 after --help, 2 on an error,
  * which it has printed. */

@@ -1,4 +1,4 @@
-/* What the workflow runner's files share: the state of one run and the helpers both use. */
+/* Declarations shared by the workflow runner's files: the state of one run and its helpers. */
 #ifndef FROTH_WORKFLOW_RUNNER_INTERNAL_H
 #define FROTH_WORKFLOW_RUNNER_INTERNAL_H
 
