@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     const char *name;
     struct expr *when;  /* a yes/no expression over This <Type> and Current User; NULL = always */
+    const char *when_text; /* that expression as written in app.json; NULL with when */
     bool everyone_else;
     bool find;
     bool view_all;
