@@ -3,8 +3,8 @@
  * A zone is read once from its TZif file (RFC 8536) into a table of transitions plus the POSIX TZ
  * rule of the file's footer, which covers the years after the last transition. Lookups only read
  * that table, so one zone serves every thread without locks. Nothing here touches the TZ
- * environment variable or the C library's localtime state. Leap seconds are not applied: a
- * date's clock time maps to POSIX time as Bubble's own dates do.
+ * environment variable or the C library's localtime state. Leap seconds are ignored, as in POSIX
+ * time.
  */
 #include <errno.h>
 #include <stdbool.h>
