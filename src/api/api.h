@@ -55,10 +55,10 @@ typedef struct {
     const char *thing_id;
 } api_explain_request_t;
 
-/* Writes to out, as a JSON object, which privacy rules of the type apply to the caller: for each
- * rule what it grants, whether it can apply in a search and its condition as SQL with
- * placeholders; the condition a search of the type applies; and, with a thing, which rules
- * matched it (in the search statement and in memory) and the permissions the caller gets on it.
+/* Writes to out, as a JSON object, which privacy rules of the type apply to the caller. For each
+ * rule the report gives what it grants, whether it can apply in a search and its condition as SQL
+ * with placeholders. It adds the condition a search of the type applies and, with a thing, which
+ * rules matched it (in the search statement and in memory) and the caller's permissions on it.
  * Returns ERR_INVALID (a missing or unknown type) or ERR_NOT_FOUND (an unknown user or thing)
  * with a message for the client in why, and another error when the store fails. Memory comes
  * from arena. The HTTP route GET /_froth/explain and the command froth explain both call it. */

@@ -3,9 +3,10 @@
  *   GET /_froth/explain?type=<type>[&user_id=<user id>][&id=<thing id>]   (admin tokens only)
  *   froth explain --type <type> [--user <user id>] [--id <thing id>]
  *
- * Every answer comes from the engine that enforces the rules, so the report cannot drift from
- * what callers get: the plan that searches run, the per-row flags the store computes for one
- * thing (as GET /obj/<type>/<id> does), and the evaluator that checks writes. SQL is shown as the
+ * Every value in the report comes from the code that enforces the rules, so the report cannot
+ * drift from what callers get. That code is the plan that searches run, the per-row flags the
+ * store computes for one thing (as GET /obj/<type>/<id> does), and the evaluator that checks
+ * writes. SQL is shown as the
  * store renders it, with placeholders, so no bound value appears in the report.
  */
 #include <stdio.h>
@@ -163,9 +164,9 @@ static err_t put_rule(explain_t *ex, const app_rule_t *rule)
     return ERR_OK;
 }
 
-/* What the caller gets on the thing: the union of the baseline and the matched rules, computed
- * by the same functions the Data API calls. */
-static void put_permissions(explain_t *ex)
+/* Writes the caller's permissions on the thing: the union of the baseline and the matched
+ * rules, computed by the same functions the Data API calls. */
+static err_t put_permissions(explain_t *ex)
 {
     const explained_thing_t *thing = ex->thing;
     privacy_perms_t perms;
@@ -182,7 +183,9 @@ static void put_permissions(explain_t *ex)
         put_field_list(out, ex->type, perms.view_fields);
 
     bool *visible = arena_calloc(ex->ctx.arena, ex->type->nfields, sizeof(bool));
-    for (size_t i = 0; visible != NULL && i < ex->type->nfields; i++)
+    if (visible == NULL || perms.view_fields == NULL)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < ex->type->nfields; i++)
         visible[i] = privacy_visible(&perms) && privacy_can_view(&perms, &ex->type->fields[i]);
     put_key(out, "visible_fields", false);
     put_field_list(out, ex->type, visible);
@@ -193,6 +196,7 @@ static void put_permissions(explain_t *ex)
     put_bool(out, "modify_via_api", perms.modify);
     put_bool(out, "delete_via_api", perms.del);
     sbuf_putc(out, '}');
+    return ERR_OK;
 }
 
 /* Reads the thing with every condition of interest as a flag of one statement. */
@@ -278,7 +282,9 @@ static err_t write_report(explain_t *ex, const char *id)
         put_key(out, "thing", false);
         sbuf_puts(out, "{\"id\":");
         sbuf_put_json_string(out, id, strlen(id));
-        put_permissions(ex);
+        err = put_permissions(ex);
+        if (err != ERR_OK)
+            return err;
         sbuf_putc(out, '}');
     }
     sbuf_putc(out, '}');
