@@ -7,6 +7,8 @@ packages=(
     cmake ninja-build pkg-config gcc make
     libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
     libstemmer-dev
+    # The app setting "timezone" reads zones from /usr/share/zoneinfo.
+    tzdata
 )
 if [[ "${1:-}" == "--test" ]]; then
     # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.

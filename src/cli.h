@@ -47,5 +47,6 @@ bool cli_migrate_store(store_t *store, const app_t *app, const char *url);
 int cmd_admin_token(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 #endif

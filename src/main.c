@@ -1,4 +1,4 @@
-/* froth: the command line. serve, check, migrate, admin-token, export and import.
+/* froth: the command line. serve, check, migrate, admin-token, export, import and explain.
  *
  * Every serve setting is a flag with an environment variable equivalent (FROTH_PORT and so on);
  * flags win over the environment, which wins over the defaults.
@@ -63,6 +63,7 @@ static void usage(FILE *f)
           "  export        write all of an app's data (things, users, sessions, admin tokens)\n"
           "                to a dump\n"
           "  import        load a dump written by export into an empty database\n"
+          "  explain       print which privacy rules of a type apply to a caller\n"
           "  version       print the version\n"
           "\n"
           "Run 'froth <command> --help' for the options of a command.\n",
@@ -685,6 +686,8 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return cmd_import(argc - 1, argv + 1);
+    if (strcmp(cmd, "explain") == 0)
+        return cmd_explain(argc - 1, argv + 1);
     fprintf(stderr, "froth: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return 2;

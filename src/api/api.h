@@ -10,8 +10,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "app/app.h"
+#include "core/arena.h"
+#include "core/sbuf.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -43,5 +46,24 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res);
  * that it is a writable directory. On failure returns ERR_IO (ERR_INVALID for an empty or overlong
  * path) with the reason in errbuf. Call once at start-up. */
 err_t api_files_prepare(const char *dir, char *errbuf, size_t errlen) WARN_UNUSED;
+
+/* What the explain report is about: a type (URL name or display name, any case), a caller
+ * (user_id NULL = anonymous) and optionally one thing (thing_id NULL = none). */
+typedef struct {
+    const char *type;
+    const char *user_id;
+    const char *thing_id;
+} api_explain_request_t;
+
+/* Writes to out, as a JSON object, which privacy rules of the type apply to the caller. For each
+ * rule the report gives what it grants, whether it can apply in a search and its condition as SQL
+ * with placeholders. It adds the condition a search of the type applies and, with a thing, which
+ * rules matched it (in the search statement and in memory) and the caller's permissions on it.
+ * Returns ERR_INVALID (a missing or unknown type) or ERR_NOT_FOUND (an unknown user or thing)
+ * with a message for the client in why, and another error when the store fails. Memory comes
+ * from arena. The HTTP route GET /_froth/explain and the command froth explain both call it. */
+err_t api_explain(const app_t *app, store_conn_t *conn, arena_t *arena, int64_t now_ms,
+                  const api_explain_request_t *req, sbuf_t *out, char *why,
+                  size_t whylen) WARN_UNUSED;
 
 #endif

@@ -130,6 +130,9 @@ void api__workflow(api_call_t *call, const char *name);
 void api__workflow_initialize(api_call_t *call, const char *name);
 void api__meta(api_call_t *call);
 
+/* GET /_froth/explain (explain.c): admin tokens only. */
+void api__explain(api_call_t *call);
+
 /* The client's address: the peer, or behind trusted proxies the address they forwarded for. */
 const char *api__client_address(const api_call_t *call);
 void api__sessions(api_call_t *call, const char *id);

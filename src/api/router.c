@@ -294,6 +294,16 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
         store_release(call.conn);
         return;
     }
+    if (path.nseg == 2 && strcmp(path.seg[0], "_froth") == 0 &&
+        strcmp(path.seg[1], "explain") == 0) {
+        if (store_acquire(call.store, &call.conn) != ERR_OK) {
+            api__reply_failure(&call, ERR_STORE, "acquire store connection");
+            return;
+        }
+        api__explain(&call);
+        store_release(call.conn);
+        return;
+    }
 
     size_t at = 0;
     if (path.nseg > 0 && strcmp(path.seg[0], "version-live") == 0) {

@@ -49,7 +49,7 @@ static bool parse_bool(const char *s, bool *out)
     return false;
 }
 
-static err_t date_from_json(const json_t *j, int64_t *ms)
+static err_t date_from_json(const api_call_t *call, const json_t *j, int64_t *ms)
 {
     if (json_is_integer(j)) {
         *ms = (int64_t)json_integer_value(j);
@@ -63,7 +63,8 @@ static err_t date_from_json(const json_t *j, int64_t *ms)
         return ERR_OK;
     }
     if (json_is_string(j))
-        return clock_parse_date(json_string_value(j), json_string_length(j), ms);
+        return clock_parse_date(json_string_value(j), json_string_length(j),
+                                call->app->settings.zone, ms);
     return ERR_INVALID;
 }
 
@@ -150,7 +151,7 @@ static err_t range_from_json(api_call_t *call, const json_t *j, value_t *out, co
     const json_t *end = json_object_get(j, "end");
     int64_t s, e;
     if (!json_is_object(j) || json_object_size(j) != 2 || start == NULL || end == NULL ||
-        date_from_json(start, &s) != ERR_OK || date_from_json(end, &e) != ERR_OK) {
+        date_from_json(call, start, &s) != ERR_OK || date_from_json(call, end, &e) != ERR_OK) {
         *reason = "expected an object with the dates start and end";
         return ERR_INVALID;
     }
@@ -238,7 +239,7 @@ static err_t scalar_from_json(api_call_t *call, app_vtype_t t, const json_t *j, 
     }
     case FK_DATE: {
         int64_t ms;
-        if (date_from_json(j, &ms) != ERR_OK) {
+        if (date_from_json(call, j, &ms) != ERR_OK) {
             *reason = "expected a date: ISO 8601, epoch milliseconds or MM/DD/YYYY";
             return ERR_INVALID;
         }

@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
     const char *name;
     struct expr *when;  /* a yes/no expression over This <Type> and Current User; NULL = always */
+    const char *when_text; /* that expression as written in app.json; NULL with when */
     bool everyone_else;
     bool find;
     bool view_all;
@@ -194,7 +195,9 @@ typedef struct {
     bool swagger;                  /* default false */
     const char *two_factor_issuer; /* default: the app's name */
     app_search_privacy_t search_privacy;
-    const char *timezone;          /* default "UTC" */
+    const char *timezone;    /* default "UTC" */
+    struct clock_zone *zone; /* that zone, loaded from the tz database; never NULL in a
+                                loaded app, and read-only like the rest of it */
     struct {
         unsigned min_length;       /* characters; default 1 */
         bool require_number;

@@ -11,19 +11,36 @@
 #include <string.h>
 
 #include "app/app_internal.h"
+#include "core/clock.h"
 
-static bool valid_timezone(const char *tz)
+/* Loads the zone named by the timezone setting, reporting at its path a name that the system tz
+ * database does not have. */
+static void load_timezone(app__loader_t *ld, const json_t *settings)
 {
-    /* IANA names such as "America/Argentina/Buenos_Aires" or "Etc/GMT+3". The name is not looked
-     * up in a time zone database here. */
-    for (const char *p = tz; *p != '\0'; p++) {
-        char c = *p;
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '/' || c == '_' || c == '-' || c == '+';
-        if (!ok)
-            return false;
+    app_settings_t *s = &ld->app->settings;
+    const char *tz = settings != NULL ? app__read_string(ld, settings, "timezone", false) : NULL;
+    if (tz != NULL)
+        s->timezone = app__strdup(ld, tz);
+    if (s->timezone == NULL)
+        return;
+    err_t err = clock_zone_load(s->timezone, &s->zone);
+    if (err == ERR_NOMEM) {
+        ld->fatal = ERR_NOMEM;
+    } else if (err == ERR_NOT_FOUND) {
+        app__error_at(ld, "timezone",
+                      "unknown time zone \"%s\": not in the tz database under "
+                      "/usr/share/zoneinfo (or $TZDIR); expected a name such as \"UTC\" or "
+                      "\"Europe/Paris\"",
+                      s->timezone);
+    } else if (err == ERR_INVALID) {
+        app__error_at(ld, "timezone",
+                      "invalid time zone \"%s\": expected a name of the tz database such as "
+                      "\"UTC\" or \"Europe/Paris\"",
+                      s->timezone);
+    } else if (err != ERR_OK) {
+        app__error_at(ld, "timezone", "cannot read time zone \"%s\" from the tz database: %s",
+                      s->timezone, err_name(err));
     }
-    return tz[0] != '\0';
 }
 
 static void load_two_factor(app__loader_t *ld, const json_t *two_factor)
@@ -94,8 +111,10 @@ static void load_settings(app__loader_t *ld, const json_t *settings)
     s->search_privacy = SEARCH_PRIVACY_STRICT;
     s->timezone = "UTC";
     s->password_policy.min_length = 1;
-    if (settings == NULL)
+    if (settings == NULL) {
+        load_timezone(ld, NULL);
         return;
+    }
 
     size_t mark = app__path_key(ld, "settings");
     if (app__expect_object(ld, settings)) {
@@ -106,12 +125,7 @@ static void load_settings(app__loader_t *ld, const json_t *settings)
         load_two_factor(ld, json_object_get(settings, "two_factor"));
         load_search_privacy(ld, settings);
         load_password_policy(ld, json_object_get(settings, "password_policy"));
-
-        const char *tz = app__read_string(ld, settings, "timezone", false);
-        if (tz != NULL && !valid_timezone(tz))
-            app__error_at(ld, "timezone", "invalid time zone name \"%s\"", tz);
-        else if (tz != NULL)
-            s->timezone = app__strdup(ld, tz);
+        load_timezone(ld, settings);
     }
     app__path_restore(ld, mark);
 }
@@ -184,6 +198,7 @@ err_t app_load_buffer(const char *json, size_t len, app_t **out, app_errors_t *e
     json_decref(root);
 
     if (ld.fatal != ERR_OK || ld.nerrors > 0) {
+        clock_zone_free(ld.app->settings.zone);
         arena_free(ld.arena);
         return ld.fatal != ERR_OK ? ld.fatal : ERR_INVALID;
     }
@@ -252,8 +267,10 @@ err_t app_load_file(const char *path, app_t **out, app_errors_t *errors)
 
 void app_free(app_t *app)
 {
-    if (app != NULL)
-        arena_free(app->mem);
+    if (app == NULL)
+        return;
+    clock_zone_free(app->settings.zone);
+    arena_free(app->mem);
 }
 
 void app_errors_free(app_errors_t *errors)

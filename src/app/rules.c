@@ -131,8 +131,10 @@ static void read_when(app__loader_t *ld, int type_index, const json_t *def, app_
     }
     const expr_scope_t scope = {.app = ld->app, .this_type = type_index};
     rule->when = app__read_expr(ld, def, "when", &scope, APP__WANT_BOOL, true);
-    if (rule->when != NULL)
-        check_searchable(ld, type_index, rule->when);
+    if (rule->when == NULL)
+        return;
+    check_searchable(ld, type_index, rule->when);
+    rule->when_text = app__strdup(ld, json_string_value(json_object_get(def, "when")));
 }
 
 static void load_rule(app__loader_t *ld, int type_index, const json_t *declared, const json_t *def,

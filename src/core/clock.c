@@ -1,5 +1,6 @@
 /* Time sources and date parsing and formatting. */
 #include "core/clock.h"
+#include "core/clock_internal.h"
 
 #include <ctype.h>
 #include <stdatomic.h>
@@ -32,7 +33,7 @@ void clock_set_offset_ms(int64_t offset)
 }
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's civil algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+int64_t clock__days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;
     const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -42,7 +43,7 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void clock__civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     z += 719468;
     const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -63,7 +64,7 @@ void clock_format_iso(int64_t ms, char out[32])
     int rem = (int)(secs - days * 86400);
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    clock__civil_from_days(days, &y, &m, &d);
     /* Years outside 0..9999 never come from parsed input, but a stored number can hold any
      * value; they are clamped so the text always fits its 24 characters. */
     if (y < 0)
@@ -98,7 +99,7 @@ static bool valid_ymd(int y, int m, int d)
     return d <= max;
 }
 
-static err_t parse_iso(const char *p, const char *end, int64_t *ms)
+static err_t parse_iso(const char *p, const char *end, int64_t *ms, bool *naive)
 {
     int y, mo, d, h = 0, mi = 0, s = 0, frac = 0;
     if (!digits(&p, end, 4, &y) || p >= end || *p++ != '-' || !digits(&p, end, 2, &mo) ||
@@ -107,6 +108,7 @@ static err_t parse_iso(const char *p, const char *end, int64_t *ms)
     if (!valid_ymd(y, mo, d))
         return ERR_INVALID;
     int64_t offset_min = 0;
+    *naive = true;
     if (p < end && (*p == 'T' || *p == ' ')) {
         p++;
         if (!digits(&p, end, 2, &h) || p >= end || *p++ != ':' || !digits(&p, end, 2, &mi))
@@ -133,7 +135,9 @@ static err_t parse_iso(const char *p, const char *end, int64_t *ms)
             return ERR_INVALID;
         if (p < end && (*p == 'Z' || *p == 'z')) {
             p++;
+            *naive = false;
         } else if (p < end && (*p == '+' || *p == '-')) {
+            *naive = false;
             int sign = *p++ == '-' ? -1 : 1, oh, om = 0;
             if (!digits(&p, end, 2, &oh))
                 return ERR_INVALID;
@@ -150,21 +154,22 @@ static err_t parse_iso(const char *p, const char *end, int64_t *ms)
     }
     if (p != end)
         return ERR_INVALID;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    int64_t days = clock__days_from_civil(y, (unsigned)mo, (unsigned)d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + s - offset_min * 60;
     *ms = secs * 1000 + frac;
     return ERR_OK;
 }
 
-static err_t parse_us_date(const char *p, const char *end, int64_t *ms)
+static err_t parse_us_date(const char *p, const char *end, int64_t *ms, bool *naive)
 {
+    *naive = true;
     int m, d, y;
     if (!digits(&p, end, 2, &m) || p >= end || *p++ != '/' || !digits(&p, end, 2, &d) ||
         p >= end || *p++ != '/' || !digits(&p, end, 4, &y) || p != end)
         return ERR_INVALID;
     if (!valid_ymd(y, m, d))
         return ERR_INVALID;
-    *ms = days_from_civil(y, (unsigned)m, (unsigned)d) * 86400000;
+    *ms = clock__days_from_civil(y, (unsigned)m, (unsigned)d) * 86400000;
     return ERR_OK;
 }
 
@@ -239,7 +244,7 @@ static bool parse_zone(const char *w, size_t n, int64_t *offset_min)
 /* Reads the human forms clients send: JavaScript's Date.toString() ("Wed Jan 13 2016 10:00:00
  * GMT+0100 (Central European Standard Time)"), RFC 2822 ("Wed, 13 Jan 2016 10:00:00 +0000")
  * and their date-only prefixes ("Wed Jan 13 2016"). A parenthesised zone name is ignored. */
-static err_t parse_textual(const char *p, const char *end, int64_t *ms)
+static err_t parse_textual(const char *p, const char *end, int64_t *ms, bool *naive)
 {
     int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     bool have_time = false, have_zone = false;
@@ -284,13 +289,25 @@ static err_t parse_textual(const char *p, const char *end, int64_t *ms)
     }
     if (!valid_ymd(y, mo, d))
         return ERR_INVALID;
-    int64_t secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 +
-                   sec - offset_min * 60;
+    int64_t secs = clock__days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 +
+                   mi * 60 + sec - offset_min * 60;
     *ms = secs * 1000;
+    *naive = !have_zone;
     return ERR_OK;
 }
 
-err_t clock_parse_date(const char *s, size_t n, int64_t *ms)
+static err_t parse_date_text(const char *s, const char *end, int64_t *ms, bool *naive)
+{
+    const size_t n = (size_t)(end - s);
+    if (n >= 10 && s[2] == '/')
+        return parse_us_date(s, end, ms, naive);
+    if (isalpha((unsigned char)s[0]) || (n > 2 && isdigit((unsigned char)s[0]) && s[1] == ' ') ||
+        (n > 3 && isdigit((unsigned char)s[1]) && s[2] == ' '))
+        return parse_textual(s, end, ms, naive);
+    return parse_iso(s, end, ms, naive);
+}
+
+err_t clock_parse_date(const char *s, size_t n, const clock_zone_t *zone, int64_t *ms)
 {
     while (n > 0 && isspace((unsigned char)*s)) {
         s++;
@@ -312,10 +329,13 @@ err_t clock_parse_date(const char *s, size_t n, int64_t *ms)
         *ms = s[0] == '-' ? -v : v;
         return ERR_OK;
     }
-    if (n >= 10 && s[2] == '/')
-        return parse_us_date(s, end, ms);
-    if (isalpha((unsigned char)s[0]) || (n > 2 && isdigit((unsigned char)s[0]) && s[1] == ' ') ||
-        (n > 3 && isdigit((unsigned char)s[1]) && s[2] == ' '))
-        return parse_textual(s, end, ms);
-    return parse_iso(s, end, ms);
+    bool naive = false;
+    err_t err = parse_date_text(s, end, ms, &naive);
+    if (err != ERR_OK || !naive || zone == NULL)
+        return err;
+    /* The clock time was read as if it were UTC; the zone's offset at that clock time moves it
+     * to the instant it names. */
+    const int64_t local = *ms >= 0 ? *ms / 1000 : (*ms - 999) / 1000;
+    *ms -= (int64_t)clock_zone_offset_local(zone, local) * 1000;
+    return ERR_OK;
 }

@@ -21,7 +21,8 @@ static bool element_date(const json_t *elem, int64_t *ms)
         return true;
     }
     if (json_is_string(elem))
-        return clock_parse_date(json_string_value(elem), json_string_length(elem), ms) == ERR_OK;
+        return clock_parse_date(json_string_value(elem), json_string_length(elem), NULL, ms) ==
+               ERR_OK;
     return false;
 }
 

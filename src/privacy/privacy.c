@@ -152,25 +152,35 @@ err_t privacy_perms_for_values(const privacy_ctx_t *ctx, const app_type_t *type,
     }
     perms_baseline(type, out);
 
-    expr_env_t env;
-    privacy_env_for_rules(ctx, &env);
-    env.this_type = type;
-    env.this_values = values;
     for (size_t i = 0; i < type->nrules; i++) {
         const app_rule_t *rule = &type->rules[i];
         if (rule->everyone_else || rule->when == NULL)
             continue;
         bool holds = false;
-        err_t err = expr_eval_bool(rule->when, &env, &holds);
-        if (err != ERR_OK) {
-            LOG_ERROR("privacy rule evaluation failed", "type=%s rule=%s err=%s",
-                      log_quote(type->name), log_quote(rule->name), err_name(err));
+        err_t err = privacy_rule_holds(ctx, type, rule, values, &holds);
+        if (err != ERR_OK)
             return err;
-        }
         if (holds)
             perms_add_rule(type, rule, out);
     }
     return ERR_OK;
+}
+
+err_t privacy_rule_holds(const privacy_ctx_t *ctx, const app_type_t *type, const app_rule_t *rule,
+                         const value_t *values, bool *holds)
+{
+    *holds = rule->when == NULL;
+    if (rule->when == NULL)
+        return ERR_OK;
+    expr_env_t env;
+    privacy_env_for_rules(ctx, &env);
+    env.this_type = type;
+    env.this_values = values;
+    err_t err = expr_eval_bool(rule->when, &env, holds);
+    if (err != ERR_OK)
+        LOG_ERROR("privacy rule evaluation failed", "type=%s rule=%s err=%s",
+                  log_quote(type->name), log_quote(rule->name), err_name(err));
+    return err;
 }
 
 /* ---- Plans for searches -------------------------------------------------------------------- */

@@ -74,6 +74,12 @@ void privacy_perms_from_flags(const privacy_ctx_t *ctx, const privacy_plan_t *pl
 err_t privacy_perms_for_values(const privacy_ctx_t *ctx, const app_type_t *type,
                                const value_t *values, privacy_perms_t *out) WARN_UNUSED;
 
+/* Evaluates one rule's condition in memory on a thing's values, as privacy_perms_for_values does
+ * for each rule. A rule without a condition ("everyone else") holds. Logs and returns the error
+ * when evaluation fails. */
+err_t privacy_rule_holds(const privacy_ctx_t *ctx, const app_type_t *type, const app_rule_t *rule,
+                         const value_t *values, bool *holds) WARN_UNUSED;
+
 /* Can the caller see this field of a thing? Built-in fields are visible on every visible thing. */
 bool privacy_can_view(const privacy_perms_t *perms, const app_field_t *field);
 

@@ -684,6 +684,7 @@ const store__dialect_t store__pg_dialect = {
 /* libpq accepts both URI schemes, so both name this backend. */
 const store__backend_t store__postgres_backend = {
     .scheme = "postgres",
+    .dialect = &store__pg_dialect,
     .open = open_postgres,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,
@@ -692,6 +693,7 @@ const store__backend_t store__postgres_backend = {
 
 const store__backend_t store__postgresql_backend = {
     .scheme = "postgresql",
+    .dialect = &store__pg_dialect,
     .open = open_postgresql,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,

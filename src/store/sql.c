@@ -702,6 +702,23 @@ void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
     cond(q, s, c);
 }
 
+err_t store_cond_sql(const store_t *store, const app_type_t *type, const store_cond_t *cond,
+                     arena_t *arena, char **sql, size_t *nparams)
+{
+    store__sql_t q;
+    store__sql_init(&q, store->backend->dialect);
+    store__sql_cond(&q, type, 0, cond);
+    err_t err = store__sql_error(&q);
+    if (err == ERR_OK) {
+        *sql = arena_strdup(arena, sbuf_cstr(&q.sql));
+        *nparams = q.nparams;
+        if (*sql == NULL)
+            err = ERR_NOMEM;
+    }
+    store__sql_deinit(&q);
+    return err;
+}
+
 /* ---- Things ----------------------------------------------------------------------------- */
 
 /* "SELECT <fields>, <flags>[, <total>] FROM <table> AS t0 WHERE " */

@@ -402,6 +402,7 @@ static err_t sqlite_counter_clear(store_t *store, const char *key)
 
 const store__backend_t store__sqlite_backend = {
     .scheme = "sqlite",
+    .dialect = &store__sqlite_dialect,
     .open = backend_open,
     .close = backend_close,
     .conn_open = conn_open,

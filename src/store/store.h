@@ -155,6 +155,14 @@ typedef struct {
 err_t store_get(store_conn_t *conn, const app_type_t *type, const char *id,
                 const store_query_t *query, arena_t *arena, store_row_t *out) WARN_UNUSED;
 
+/* Renders cond as the boolean SQL expression that store_search and store_get put in their
+ * statements on this store, over the type's table aliased t0, for diagnostics. Each value is a
+ * numbered placeholder ("?1" on SQLite, "$1" on PostgreSQL) and never part of the text; *nparams
+ * is how many there are. *sql lives in arena. Returns ERR_INVALID for a condition the store
+ * cannot run, ERR_TOO_LARGE for one over 1 MiB of SQL, ERR_NOMEM when out of memory. */
+err_t store_cond_sql(const store_t *store, const app_type_t *type, const store_cond_t *cond,
+                     arena_t *arena, char **sql, size_t *nparams) WARN_UNUSED;
+
 /* Runs a search. rows and their values live in arena. total is set when query->count_total.
  * Returns ERR_INVALID for a query the store cannot run: a condition on a field of another type,
  * nested deeper than 64 levels or binding more than 10,000 values, or a sort on a list field. */

@@ -31,8 +31,11 @@
 
 /* One function per public operation. The arguments have been checked for NULL by store.c, and
  * write values have passed store__check_write. */
+typedef struct store__dialect store__dialect_t;
+
 typedef struct store__backend {
     const char *scheme; /* the URL prefix before ':' */
+    const store__dialect_t *dialect; /* the SQL its statements are written in */
 
     /* Allocates the backend's store (store_t first) for target, the URL after "scheme:". It may
      * lower *pool_size, for example to 1 for a private in-memory database. */
@@ -216,7 +219,7 @@ char *store__email_norm(const char *p, size_t n);
 typedef struct store__sql store__sql_t;
 
 /* The few places where SQL dialects differ in the statements built below. */
-typedef struct {
+struct store__dialect {
     /* Appends the placeholder for parameter number n, counting from 1 ("?n" or "$n"). */
     void (*placeholder)(sbuf_t *sql, size_t n);
     const char *true_sql;        /* a literal true that no column can shadow */
@@ -240,7 +243,7 @@ typedef struct {
      * text such as t0."f_place"), NULL when the key is missing or its value is not a number.
      * key is a fixed lowercase name from the store's code, never client input. */
     void (*json_number)(store__sql_t *q, const char *column, const char *key);
-} store__dialect_t;
+};
 
 /* A statement under construction and its parameters, in placeholder order. The first failure
  * (ERR_INVALID, ERR_NOMEM, ERR_TOO_LARGE) is sticky and later appends do nothing. Parameters

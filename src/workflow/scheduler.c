@@ -64,7 +64,7 @@ static err_t param_from_wire(arena_t *arena, app_vtype_t t, const json_t *j, val
     case FK_DATE: {
         int64_t ms;
         if (!json_is_string(j) ||
-            clock_parse_date(json_string_value(j), json_string_length(j), &ms) != ERR_OK)
+            clock_parse_date(json_string_value(j), json_string_length(j), NULL, &ms) != ERR_OK)
             return ERR_INVALID;
         *out = value_date(ms);
         return ERR_OK;

@@ -2,7 +2,7 @@
 
 import subprocess
 
-from conftest import APPS_DIR, free_port, froth_bin, run_cli, todo_app
+from conftest import APPS_DIR, free_port, froth_bin, froth_root, run_cli, todo_app
 
 
 def output_of(result):
@@ -11,6 +11,11 @@ def output_of(result):
 
 def test_check_example_app_passes():
     result = run_cli("check", "--app", todo_app())
+    assert result.returncode == 0, output_of(result)
+
+
+def test_check_notes_example_passes():
+    result = run_cli("check", "--app", str(froth_root() / "examples" / "notes" / "app.json"))
     assert result.returncode == 0, output_of(result)
 
 

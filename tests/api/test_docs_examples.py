@@ -1,11 +1,13 @@
-"""The examples of docs/data-api.md, run as written.
+"""The examples of docs/data-api.md and docs/workflows.md, run as written.
 
-Every ```sh block of the page runs, in order, in one bash process (set -euo pipefail) against a
-fresh server for the todo app, after the README's sign-up of alice@example.com. The page's
+Every ```sh block of a page runs, in order, in one bash process (set -euo pipefail) against a
+fresh server for the page's app: docs/data-api.md against the todo app after the README's sign-up
+of alice@example.com, docs/workflows.md against examples/notes/app.json. The page's
 http://localhost:8080 becomes the test server's address, ./build/froth the binary under test and
-sqlite:todo.db the server's store. Lines starting with "# =>" give what the commands above them
-print since the previous "# =>" lines or the start of the block, with "..." standing for any
-text. Output that no "# =>" line shows must be empty, so the page shows everything it prints.
+the page's sqlite: store the server's store. Lines starting with "# =>" give what the commands
+above them print since the previous "# =>" lines or the start of the block, with "..." standing
+for any text. Output that no "# =>" line shows must be empty, so a page shows everything it
+prints.
 """
 
 import os
@@ -18,16 +20,14 @@ import pytest
 
 from conftest import Froth, froth_bin, froth_root, stop_and_check, todo_app
 
-DOC = froth_root() / "docs" / "data-api.md"
 README = froth_root() / "README.md"
 DOC_BASE = "http://localhost:8080"
 RUN_TIMEOUT_S = 120
 MARK = "__froth_docs_mark__"
 EXPECT_RE = re.compile(r"^\s*# =>(?: (.*))?$")
 
-# The accounts the page uses; their passwords must never reach the server's log.
+# The account the README signs up, which docs/data-api.md logs in to.
 ALICE = ("alice@example.com", "Correct-Horse-9")
-OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4")
 
 
 class Block:
@@ -54,7 +54,8 @@ class Block:
         return "\n".join(self.lines)
 
 
-def read_blocks(text):
+def read_blocks(path):
+    text = path.read_text(encoding="utf-8")
     blocks = []
     lines = text.split("\n")
     i = 0
@@ -66,13 +67,37 @@ def read_blocks(text):
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
         if end == len(lines):
-            raise ValueError(f"{DOC}: the sh block at line {i + 1} is not closed")
+            raise ValueError(f"{path}: the sh block at line {i + 1} is not closed")
         blocks.append(Block(len(blocks), i + 1, lines[i + 1:end]))
         i = end + 1
     return blocks
 
 
-BLOCKS = read_blocks(DOC.read_text(encoding="utf-8"))
+class Page:
+    """A page of docs/ whose sh blocks run against a server for app, reached through store."""
+
+    def __init__(self, name, app, store, passwords, signup, min_blocks, min_checks):
+        self.name = name
+        self.path = froth_root() / "docs" / name
+        self.app = app
+        self.store = store  # the sqlite: URL the page uses, replaced by the server's store
+        self.passwords = passwords  # every password the page uses: never in the server's log
+        self.signup = signup  # an account to sign up before the page runs, or None
+        self.min_blocks = min_blocks
+        self.min_checks = min_checks
+        self.blocks = read_blocks(self.path)
+
+
+PAGES = [
+    Page("data-api.md", todo_app(), "sqlite:todo.db",
+         (ALICE[1], "Battery-Staple-7", "Staple-Horse-4"), ALICE, 20, 50),
+    Page("workflows.md", str(froth_root() / "examples" / "notes" / "app.json"),
+         "sqlite:notes.db", ("Maple-Leaf-42", "Battery-Staple-7", "Staple-Horse-4"), None,
+         15, 30),
+]
+PAGE_IDS = [page.name for page in PAGES]
+BLOCK_CASES = [(page, block) for page in PAGES for block in page.blocks]
+BLOCK_IDS = [f"{page.name}:line{block.line}" for page, block in BLOCK_CASES]
 
 
 def pattern_of(expected):
@@ -128,42 +153,58 @@ def clean_environment(home):
     return env
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """Run every block against a fresh server; return (stdout regions, stderr, exit status)."""
-    work = tmp_path_factory.mktemp("docs")
-    server = Froth(todo_app(), work)
+def run_page(page, work):
+    """Run every block of page against a fresh server; return (server, stdout regions, stderr,
+    exit status)."""
+    server = Froth(page.app, work)
     server.start()
-    try:
-        for password in OTHER_PASSWORDS:
-            server.plant(password)
-        server.signup(*ALICE)
+    for password in page.passwords:
+        server.plant(password)
+    if page.signup is not None:
+        server.signup(*page.signup)
 
-        secrets_path = work / "secrets.txt"
-        substitutions = [(DOC_BASE, server.base),
-                         ("./build/froth", shlex.quote(froth_bin())),
-                         ("sqlite:todo.db", shlex.quote(server.db_url))]
-        script = work / "examples.sh"
-        script.write_text(script_for(BLOCKS, substitutions, secrets_path), encoding="utf-8")
-        shell = work / "shell"
-        shell.mkdir()
-        process = subprocess.Popen(["bash", str(script)], cwd=str(shell),
-                                   env=clean_environment(shell), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
-            stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
-        if secrets_path.exists():
-            for secret in secrets_path.read_text(encoding="utf-8").split("\n"):
-                if secret:
-                    server.plant(secret)
-        yield (split_output(stdout.decode("utf-8", "replace")),
-               stderr.decode("utf-8", "replace"), process.returncode)
-    finally:
+    secrets_path = work / "secrets.txt"
+    substitutions = [(DOC_BASE, server.base),
+                     ("./build/froth", shlex.quote(froth_bin())),
+                     (page.store, shlex.quote(server.db_url))]
+    script = work / "examples.sh"
+    script.write_text(script_for(page.blocks, substitutions, secrets_path), encoding="utf-8")
+    shell = work / "shell"
+    shell.mkdir()
+    process = subprocess.Popen(["bash", str(script)], cwd=str(shell),
+                               env=clean_environment(shell), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
+    if secrets_path.exists():
+        for secret in secrets_path.read_text(encoding="utf-8").split("\n"):
+            if secret:
+                server.plant(secret)
+    return (server, split_output(stdout.decode("utf-8", "replace")),
+            stderr.decode("utf-8", "replace"), process.returncode)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Return a function that runs a page's blocks once and returns (stdout regions, stderr, exit
+    status). The servers are stopped and checked when the module ends."""
+    results = {}
+    servers = []
+
+    def run(page):
+        if page.name not in results:
+            server, regions, stderr, status = run_page(page, tmp_path_factory.mktemp("docs"))
+            servers.append(server)
+            results[page.name] = (regions, stderr, status)
+        return results[page.name]
+
+    yield run
+    for server in servers:
         stop_and_check(server)
 
 
@@ -173,42 +214,46 @@ def test_readme_signs_alice_up():
     assert '{"email":"%s","password":"%s"}' % ALICE in readme
 
 
-def test_doc_has_examples():
-    assert len(BLOCKS) >= 20, "docs/data-api.md lost its sh blocks"
-    assert sum(len(block.groups) for block in BLOCKS) >= 50, "docs/data-api.md lost its checks"
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_doc_has_examples(page):
+    assert len(page.blocks) >= page.min_blocks, f"docs/{page.name} lost its sh blocks"
+    checks = sum(len(block.groups) for block in page.blocks)
+    assert checks >= page.min_checks, f"docs/{page.name} lost its checks"
 
 
-def test_examples_reach_only_test_server():
-    for block in BLOCKS:
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_examples_reach_only_test_server(page):
+    for block in page.blocks:
         for line in block.lines:
             if EXPECT_RE.match(line):
                 continue
             for url in re.findall(r"\bhttps?://[^\s'\"]*", line):
                 assert url.startswith(DOC_BASE + "/"), \
-                    f"{DOC}:{block.line}: an example calls {url}"
+                    f"{page.path}:{block.line}: an example calls {url}"
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"line{block.line}" for block in BLOCKS])
-def test_block(run, block):
-    regions, stderr, status = run
+@pytest.mark.parametrize("page, block", BLOCK_CASES, ids=BLOCK_IDS)
+def test_block(runs, page, block):
+    regions, stderr, status = runs(page)
     if f"B{block.index}-end" not in regions:
-        failed = next(b for b in BLOCKS if f"B{b.index}-end" not in regions)
+        failed = next(b for b in page.blocks if f"B{b.index}-end" not in regions)
         if failed is not block:
-            pytest.fail(f"not run: the block at {DOC.name}:{failed.line} failed first")
-        pytest.fail(f"the block at {DOC.name}:{block.line} failed (bash exit status {status}):\n"
+            pytest.fail(f"not run: the block at {page.name}:{failed.line} failed first")
+        pytest.fail(f"the block at {page.name}:{block.line} failed (bash exit status {status}):\n"
                     f"{block.source()}\n--- stderr ---\n{stderr[-3000:]}")
 
     for number, (line, expected) in enumerate(block.groups):
         actual = regions[f"B{block.index}-G{number}"]
         matched = pattern_of(expected).fullmatch(actual) is not None
         assert matched, \
-            f"{DOC.name}:{line}: the output differs\nexpected: {expected}\nactual:   {actual}"
+            f"{page.name}:{line}: the output differs\nexpected: {expected}\nactual:   {actual}"
     unchecked = [regions[f"B{block.index}-{label}"] for label in ("start", "end")
                  if regions[f"B{block.index}-{label}"]]
-    assert not unchecked, f"{DOC.name}:{block.line}: output that no '# =>' line shows: " + \
+    assert not unchecked, f"{page.name}:{block.line}: output that no '# =>' line shows: " + \
         "; ".join(text[:300] for text in unchecked)
 
 
-def test_all_examples_ran(run):
-    regions, stderr, status = run
+@pytest.mark.parametrize("page", PAGES, ids=PAGE_IDS)
+def test_all_examples_ran(runs, page):
+    regions, stderr, status = runs(page)
     assert status == 0, f"bash exited with {status}:\n{stderr[-3000:]}"

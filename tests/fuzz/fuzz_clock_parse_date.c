@@ -10,7 +10,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int64_t ms = 0;
-    if (clock_parse_date((const char *)data, size, &ms) != ERR_OK)
+    if (clock_parse_date((const char *)data, size, NULL, &ms) != ERR_OK)
         return 0;
 
     char iso[32];
@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ms < YEAR_1_MS || ms >= YEAR_10000_MS)
         return 0;
     int64_t again = 0;
-    FUZZ_CHECK(clock_parse_date(iso, 24, &again) == ERR_OK);
+    FUZZ_CHECK(clock_parse_date(iso, 24, NULL, &again) == ERR_OK);
     FUZZ_CHECK(again == ms);
     return 0;
 }

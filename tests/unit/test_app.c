@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "app/app.h"
+#include "core/clock.h"
 #include "expr/expr.h"
 
 /* The example lives in the source tree; __FILE__ is this file's absolute path under CMake. */
@@ -413,6 +414,10 @@ static const broken_case_t broken_cases[] = {
      "reserved"},
     {"bad timezone", "{\"name\":\"t\",\"settings\":{\"timezone\":\"UTC; DROP\"}}",
      "settings.timezone", "invalid time zone"},
+    {"unknown timezone", "{\"name\":\"t\",\"settings\":{\"timezone\":\"Mars/Olympus_Mons\"}}",
+     "settings.timezone", "unknown time zone \"Mars/Olympus_Mons\": not in the tz database"},
+    {"timezone path", "{\"name\":\"t\",\"settings\":{\"timezone\":\"../../etc/passwd\"}}",
+     "settings.timezone", "invalid time zone"},
     {"unknown two_factor key", "{\"name\":\"t\",\"settings\":{\"two_factor\":{\"x\":1}}}",
      "settings.two_factor.x", "unknown key"},
     {"later step",
@@ -586,6 +591,7 @@ static void user_type_added(void **state)
     assert_string_equal(user->fields[5].name, "email");
     assert_string_equal(app->settings.two_factor_issuer, "bare");
     assert_string_equal(app->settings.timezone, "UTC");
+    assert_non_null(app->settings.zone);
     assert_true(app->settings.data_api);
     assert_int_equal(app->nworkflows, 0);
     app_free(app);
@@ -603,6 +609,9 @@ static void settings_read(void **state)
     assert_string_equal(app->settings.two_factor_issuer, "Acme");
     assert_int_equal(app->settings.search_privacy, SEARCH_PRIVACY_OFF);
     assert_string_equal(app->settings.timezone, "Europe/Paris");
+    assert_non_null(app->settings.zone);
+    /* 2025-07-15T12:00:00Z, when Paris is on summer time. */
+    assert_int_equal(clock_zone_offset_at(app->settings.zone, 1752580800), 7200);
     app_free(app);
 }
 

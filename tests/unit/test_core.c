@@ -263,7 +263,7 @@ static void clock_format_iso_writes_utc(void **state)
 static void expect_date(const char *text, int64_t expected)
 {
     int64_t ms = 0;
-    if (clock_parse_date(text, strlen(text), &ms) != ERR_OK)
+    if (clock_parse_date(text, strlen(text), NULL, &ms) != ERR_OK)
         fail_msg("\"%s\" should parse", text);
     assert_int_equal(ms, expected);
 }
@@ -271,7 +271,7 @@ static void expect_date(const char *text, int64_t expected)
 static void expect_bad_date(const char *text)
 {
     int64_t ms = 0;
-    if (clock_parse_date(text, strlen(text), &ms) != ERR_INVALID)
+    if (clock_parse_date(text, strlen(text), NULL, &ms) != ERR_INVALID)
         fail_msg("\"%s\" should be rejected", text);
 }
 
@@ -293,6 +293,131 @@ static void clock_parse_date_accepts_formats(void **state)
                 1452675600000);
     expect_date("Wed, 13 Jan 2016 10:00:00 +0000", 1452679200000);
     expect_date("13 Jan 2016", 1452643200000);
+}
+
+static clock_zone_t *load_zone(const char *name)
+{
+    clock_zone_t *zone = NULL;
+    if (clock_zone_load(name, &zone) != ERR_OK)
+        fail_msg("time zone \"%s\" should load from the system tz database", name);
+    return zone;
+}
+
+static void expect_zoned_date(const clock_zone_t *zone, const char *text, int64_t expected)
+{
+    int64_t ms = 0;
+    if (clock_parse_date(text, strlen(text), zone, &ms) != ERR_OK)
+        fail_msg("\"%s\" should parse", text);
+    assert_int_equal(ms, expected);
+}
+
+/* Expected values computed with Python's zoneinfo (fold=0) from the same tz database. */
+static void clock_parse_date_applies_zone(void **state)
+{
+    clock_zone_t *paris = load_zone("Europe/Paris");
+    expect_zoned_date(paris, "2025-01-15T10:00:00", 1736931600000);
+    expect_zoned_date(paris, "2025-07-15T10:00:00", 1752566400000);
+    expect_zoned_date(paris, "2025-01-15", 1736895600000);
+    expect_zoned_date(paris, "01/15/2025", 1736895600000);
+    expect_zoned_date(paris, "Wed Jan 15 2025 10:00:00", 1736931600000);
+    /* An offset, Z or epoch milliseconds name the instant whatever the zone. */
+    expect_zoned_date(paris, "2025-07-15T10:00:00Z", 1752573600000);
+    expect_zoned_date(paris, "2025-07-15T12:00:00+02:00", 1752573600000);
+    expect_zoned_date(paris, "Wed Jan 15 2025 10:00:00 GMT+0000", 1736935200000);
+    expect_zoned_date(paris, "1752573600000", 1752573600000);
+    clock_zone_free(paris);
+}
+
+static void clock_zone_handles_changes(void **state)
+{
+    clock_zone_t *paris = load_zone("Europe/Paris");
+    /* Skipped when clocks go forward: read with the offset before, as 03:30 summer time. */
+    expect_zoned_date(paris, "2025-03-30T02:30:00", 1743298200000);
+    /* Twice when clocks go back: the first of the two. */
+    expect_zoned_date(paris, "2025-10-26T02:30:00", 1761438600000);
+    /* After the file's last transition the footer rule applies. */
+    expect_zoned_date(paris, "2050-07-01T12:00:00", 2540282400000);
+    expect_zoned_date(paris, "2050-01-01T12:00:00", 2524647600000);
+    assert_int_equal(clock_zone_offset_at(paris, 2540282400), 7200);
+    clock_zone_free(paris);
+
+    clock_zone_t *sydney = load_zone("Australia/Sydney");
+    expect_zoned_date(sydney, "2025-01-15T10:00:00", 1736895600000);
+    expect_zoned_date(sydney, "2025-07-15T10:00:00", 1752537600000);
+    expect_zoned_date(sydney, "2050-01-15T10:00:00", 2525814000000);
+    expect_zoned_date(sydney, "2050-07-15T10:00:00", 2541456000000);
+    clock_zone_free(sydney);
+
+    clock_zone_t *new_york = load_zone("America/New_York");
+    expect_zoned_date(new_york, "2025-03-09T12:00:00", 1741536000000);
+    expect_zoned_date(new_york, "2060-11-01T12:00:00", 2866550400000);
+    expect_zoned_date(new_york, "2060-11-10T12:00:00", 2867331600000);
+    clock_zone_free(new_york);
+}
+
+static void expect_zone_error(const char *name, err_t expected)
+{
+    clock_zone_t *zone = (clock_zone_t *)1;
+    err_t err = clock_zone_load(name, &zone);
+    if (err != expected)
+        fail_msg("loading \"%s\" gave %s, expected %s", name, err_name(err), err_name(expected));
+    assert_null(zone);
+}
+
+static void clock_zone_load_rejects_bad_names(void **state)
+{
+    expect_zone_error("", ERR_INVALID);
+    expect_zone_error("../../etc/passwd", ERR_INVALID);
+    expect_zone_error("/etc/localtime", ERR_INVALID);
+    expect_zone_error("Europe//Paris", ERR_INVALID);
+    expect_zone_error("Europe/.hidden", ERR_INVALID);
+    expect_zone_error("Europe/Paris ", ERR_INVALID);
+    expect_zone_error("Mars/Olympus_Mons", ERR_NOT_FOUND);
+    expect_zone_error("Europe", ERR_NOT_FOUND);
+}
+
+static void write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* TZDIR moves the database: UTC still needs no file, and a damaged file is rejected. */
+static void clock_zone_load_checks_files(void **state)
+{
+    char dir[] = "/tmp/froth-tzdir-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/Broken", dir);
+    write_file(path, "TZif2 not really", 16);
+    char truncated[256];
+    snprintf(truncated, sizeof(truncated), "%s/Truncated", dir);
+    FILE *real = fopen("/usr/share/zoneinfo/Europe/Paris", "rb");
+    assert_non_null(real);
+    unsigned char head[600];
+    size_t n = fread(head, 1, sizeof(head), real);
+    fclose(real);
+    assert_int_equal(n, sizeof(head));
+    write_file(truncated, head, sizeof(head));
+
+    const char *saved = getenv("TZDIR");
+    setenv("TZDIR", dir, 1);
+    clock_zone_t *utc = NULL;
+    assert_int_equal(clock_zone_load("UTC", &utc), ERR_OK);
+    assert_int_equal(clock_zone_offset_at(utc, 1752573600), 0);
+    clock_zone_free(utc);
+    expect_zone_error("Europe/Paris", ERR_NOT_FOUND);
+    expect_zone_error("Broken", ERR_INVALID);
+    expect_zone_error("Truncated", ERR_INVALID);
+    if (saved != NULL)
+        setenv("TZDIR", saved, 1);
+    else
+        unsetenv("TZDIR");
+    unlink(path);
+    unlink(truncated);
+    rmdir(dir);
 }
 
 static void clock_parse_date_rejects_invalid(void **state)
@@ -501,6 +626,10 @@ int main(void)
         cmocka_unit_test(clock_format_iso_writes_utc),
         cmocka_unit_test(clock_parse_date_accepts_formats),
         cmocka_unit_test(clock_parse_date_rejects_invalid),
+        cmocka_unit_test(clock_parse_date_applies_zone),
+        cmocka_unit_test(clock_zone_handles_changes),
+        cmocka_unit_test(clock_zone_load_rejects_bad_names),
+        cmocka_unit_test(clock_zone_load_checks_files),
         cmocka_unit_test(clock_offset_moves_now),
         cmocka_unit_test(id_generate_has_bubble_shape),
         cmocka_unit_test(id_generate_is_unique),
