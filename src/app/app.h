@@ -195,6 +195,7 @@ typedef struct {
     const char *two_factor_issuer; /* default: the app's name */
     app_search_privacy_t search_privacy;
     const char *timezone;          /* default "UTC" */
+    const char *email_from;        /* email.from: the sender of emails; NULL when unset */
     struct {
         unsigned min_length;       /* characters; default 1 */
         bool require_number;
