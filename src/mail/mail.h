@@ -1,6 +1,6 @@
 /* Email: building RFC 5322 messages and delivering the outbox through an SMTP relay.
  *
- * Workflow actions queue emails in the store's outbox; a sender thread per store claims them,
+ * Workflow actions queue emails in the store's outbox. A sender thread per store claims them,
  * hands each to the relay with libcurl, and records the outcome. Without a relay nothing is sent
  * and the outbox only fills. This module does not receive mail, resolve MX records or queue
  * anything in memory: the store is the queue.
@@ -16,9 +16,9 @@
 #include "core/sbuf.h"
 #include "store/store.h"
 
-/* Longest address accepted, in bytes: the path limit of RFC 5321 (256) less its brackets. */
+/* Maximum length of an address, in bytes: the path limit of RFC 5321 (256) less its brackets. */
 #define MAIL_ADDRESS_MAX 254
-/* Longest display name accepted, in bytes of UTF-8. */
+/* Maximum length of a display name, in bytes of UTF-8. */
 #define MAIL_NAME_MAX 200
 
 /* A mailbox: an optional display name and an address. */
@@ -28,13 +28,14 @@ typedef struct {
 } mail_mailbox_t;
 
 /* Returns true when address is a plain ASCII addr-spec (local@domain) that can go into a header
- * and an SMTP command as it is: no spaces, control characters, brackets, quotes or commas, one
+ * and an SMTP command as it is. That means no spaces, control characters, brackets, quotes or
+ * commas, one
  * "@", a non-empty local part and a domain of letters, digits, dots and hyphens. Stricter than RFC
  * 5322 on purpose, so that nothing in it can end a header or a command. */
 bool mail_address_is_valid(const char *address);
 
 /* Parses "address" or "Display Name <address>" (the name may be in double quotes) into out.
- * ERR_INVALID when the address is invalid, the name holds a control character (CR and LF
+ * ERR_INVALID when the address is invalid, the name contains a control character (CR and LF
  * included) or is not UTF-8, or either is too long. */
 err_t mail_mailbox_parse(const char *text, mail_mailbox_t *out) WARN_UNUSED;
 
@@ -49,11 +50,11 @@ typedef struct {
 } mail_message_t;
 
 /* Appends the message to out: From, To, Subject (as RFC 2047 encoded words when it is not plain
- * ASCII), Date, Message-ID, MIME-Version and a text/plain UTF-8 body with CRLF line ends, sent as
- * 7bit when it is ASCII with short lines and as base64 otherwise. Dot-stuffing is left to the SMTP
- * client. ERR_INVALID when the recipient or message id is unusable or the subject holds a control
- * character or invalid UTF-8, which is how a header injection is rejected; out's own error
- * otherwise. */
+ * ASCII), Date, Message-ID, MIME-Version and a text/plain UTF-8 body with CRLF line ends. The body
+ * is sent as 7bit when it is ASCII with short lines, and as base64 otherwise. Dot-stuffing is left
+ * to the SMTP client. ERR_INVALID when the recipient or message id is unusable or the subject holds
+ * a control character or invalid UTF-8, which is how a header injection is rejected; out's own
+ * error otherwise. */
 err_t mail_message_write(const mail_message_t *m, sbuf_t *out) WARN_UNUSED;
 
 /* ---- The sender (sender.c) ---- */

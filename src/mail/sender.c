@@ -3,9 +3,10 @@
  * libcurl speaks SMTP, STARTTLS, implicit TLS and SASL authentication, and escapes lines that
  * start with a dot, so this file only chooses what to send and what a failure means. Each email
  * is claimed with a lease, so with several nodes on one store each attempt is made by one node.
- * A reply in the 4xx range, a connection or TLS failure and a refused login are temporary and
- * retried with exponential backoff; a 5xx reply is permanent. A node that stops after the relay
- * accepted an email but before recording it leaves the email to be sent again after its lease.
+ * A reply in the 4xx range, a connection or TLS failure and a refused login are temporary, and
+ * they are retried with exponential backoff. A 5xx reply is permanent. A node that stops after the
+ * relay accepted an email but before recording it leaves the email to be sent again after its
+ * lease.
  */
 #include "mail/mail.h"
 
@@ -56,7 +57,7 @@ typedef enum {
 typedef struct {
     attempt_result_t result;
     long code;                   /* the relay's last reply code, 0 when none came */
-    char error[CURL_ERROR_SIZE]; /* why it failed; holds no password and no body */
+    char error[CURL_ERROR_SIZE]; /* why it failed; contains no password and no body */
 } attempt_t;
 
 err_t mail_url_check(const char *url, char *msg, size_t msg_len)
@@ -183,7 +184,7 @@ static void deliver(mail_sender_t *s, const char *to, const sbuf_t *message, att
     if (a->error[0] == '\0')
         snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(rc));
     /* A refused login is the relay's configuration, not this email's fault: it is retried like
-     * a connection failure, though the relay answers it with a 5xx code. */
+     * a connection failure, though the relay replies to it with a 5xx code. */
     a->result = a->code >= 500 && a->code < 600 && rc != CURLE_LOGIN_DENIED ? ATTEMPT_PERMANENT
                                                                             : ATTEMPT_TEMPORARY;
 }
@@ -205,7 +206,7 @@ static void record(store_conn_t *conn, const store_mail_t *m, store_mail_outcome
         LOG_ERROR("recording an email's delivery failed", "id=%lld", (long long)m->id);
 }
 
-/* Builds the message of a claimed email, without which it can only fail. */
+/* Builds the message of a claimed email. */
 static err_t build(const mail_sender_t *s, const store_mail_t *m, sbuf_t *out)
 {
     const mail_message_t message = {.from = &s->config->from,

@@ -113,7 +113,7 @@ err_t store__sqlite_outbox_claim(store_conn_t *conn, int64_t now_ms, int64_t lea
 err_t store__sqlite_outbox_finish(store_conn_t *conn, int64_t id, store_mail_outcome_t outcome,
                                   int64_t now_ms, int64_t next_attempt_ms, const char *error)
 {
-    /* The body holds the reset link, so it is cleared as soon as it can no longer be sent. */
+    /* The body contains the reset link, so it is cleared as soon as it can no longer be sent. */
     static const char sent_sql[] =
         "UPDATE \"_froth_outbox\" SET \"status\" = 'sent', \"sent\" = ?2, \"body\" = '', "
         "\"lease_until\" = 0, \"last_error\" = NULL WHERE \"id\" = ?1";

@@ -51,7 +51,7 @@ class _Handler(socketserver.StreamRequestHandler):
             return
 
     def dispatch(self, sink, state, verb, line):
-        """Answer one command. Returns False when the session ends."""
+        """Reply to one command. Returns False when the session ends."""
         if verb == "EHLO":
             features = ["sink.test", "8BITMIME", "SIZE 10485760"]
             if sink.credentials is not None:
