@@ -272,3 +272,26 @@ def test_app_sender_with_line_break_rejected(tmp_path):
     result = run_cli("check", "--app", str(path))
     assert result.returncode == 1
     assert "settings.email.from" in result.stderr
+
+
+def test_outbox_of_older_store_upgraded_and_sent(tmp_path, sink):
+    froth = Froth(app_with_sender(tmp_path), tmp_path)
+    # The outbox as froth created it before the relay existed, with one email waiting.
+    query(froth, "CREATE TABLE _froth_outbox (id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, "
+                 "subject TEXT NOT NULL, body TEXT NOT NULL, created BIGINT NOT NULL, "
+                 "sent BIGINT)")
+    recipient = unique_email("old").lower()
+    query(froth, "INSERT INTO _froth_outbox (id, recipient, subject, body, created) VALUES "
+                 f"(1, '{recipient}', 'Queued before', 'Old body', {int(time.time() * 1000)})")
+    froth.extra_args = ["--smtp-url", sink.url, "--smtp-starttls", "optional",
+                        "--scheduler-poll-ms", "50"]
+    froth.start()
+    try:
+        row = wait_for_status(froth, recipient, {"sent", "failed"})
+        assert row["status"] == "sent", row["last_error"]
+        message = email.message_from_bytes(sink.received(recipient)[0],
+                                           policy=email.policy.default)
+        assert message["Subject"] == "Queued before"
+        assert message.get_content().splitlines() == ["Old body"]
+    finally:
+        stop_and_check(froth)

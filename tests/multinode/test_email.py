@@ -66,7 +66,7 @@ def test_each_email_sent_once_across_nodes(mail_cluster, sink):
     responses = run_at_once(calls)
     assert [getattr(r, "status_code", r) for r in responses] == [200] * EMAILS
 
-    # Once every row is sent, no node can claim one again, so what the relay holds is final.
+    # Once every row is sent, no node can claim one again, so what the relay has received is final.
     deadline = time.monotonic() + DELIVERY_TIMEOUT_S
     while outbox_statuses(mail_cluster) != {"sent": EMAILS} and time.monotonic() < deadline:
         time.sleep(0.05)
