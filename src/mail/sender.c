@@ -3,10 +3,10 @@
  * libcurl speaks SMTP, STARTTLS, implicit TLS and SASL authentication, and escapes lines that
  * start with a dot, so this file only chooses what to send and what a failure means. Each email
  * is claimed with a lease, so with several nodes on one store each attempt is made by one node.
- * A reply in the 4xx range, a connection or TLS failure and a refused login are temporary, and
- * they are retried with exponential backoff. A 5xx reply is permanent. A node that stops after the
- * relay accepted an email but before recording it leaves the email to be sent again after its
- * lease.
+ * A reply in the 4xx range, a connection or TLS failure and a refused login or STARTTLS are
+ * temporary, and they are retried with exponential backoff. A 5xx reply is permanent. A node that
+ * stops after the relay accepted an email but before recording it leaves the email to be sent again
+ * after its lease.
  */
 #include "mail/mail.h"
 
@@ -183,10 +183,10 @@ static void deliver(mail_sender_t *s, const char *to, const sbuf_t *message, att
     }
     if (a->error[0] == '\0')
         snprintf(a->error, sizeof(a->error), "%s", curl_easy_strerror(rc));
-    /* A refused login is the relay's configuration, not this email's fault: it is retried like
-     * a connection failure, though the relay replies to it with a 5xx code. */
-    a->result = a->code >= 500 && a->code < 600 && rc != CURLE_LOGIN_DENIED ? ATTEMPT_PERMANENT
-                                                                            : ATTEMPT_TEMPORARY;
+    /* A refused login or STARTTLS is the relay's configuration, not this email's fault: it is
+     * retried like a connection failure, though the relay may reply to it with a 5xx code. */
+    const bool setup = rc == CURLE_LOGIN_DENIED || rc == CURLE_USE_SSL_FAILED;
+    a->result = a->code >= 500 && a->code < 600 && !setup ? ATTEMPT_PERMANENT : ATTEMPT_TEMPORARY;
 }
 
 /* ---- The loop ---- */

@@ -295,3 +295,48 @@ def test_outbox_of_older_store_upgraded_and_sent(tmp_path, sink):
         assert message.get_content().splitlines() == ["Old body"]
     finally:
         stop_and_check(froth)
+
+
+def test_required_starttls_never_sends_in_clear(tmp_path, sink):
+    froth = Froth(app_with_sender(tmp_path), tmp_path)
+    froth.extra_args = ["--smtp-url", sink.url, "--scheduler-poll-ms", "50",
+                        "--smtp-retry-ms", "50", "--smtp-max-attempts", "2"]
+    froth.start()
+    try:
+        recipient = request_reset(froth)
+        row = wait_for_status(froth, recipient, {"sent", "failed"})
+        assert row["status"] == "failed"
+        assert row["attempts"] == "2"
+        assert sink.attempts(recipient) == 0
+        assert sink.received(recipient) == []
+        lines = attempt_lines(froth, row["id"])
+        assert "will retry" in lines[0]
+        assert "final=attempts_exhausted" in lines[1]
+    finally:
+        stop_and_check(froth)
+
+
+def test_refused_login_retried(tmp_path, sink):
+    password_file = tmp_path / "wrong-password"
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    password_file.write_text(wrong + "\n", encoding="utf-8")
+    password_file.chmod(0o600)
+    froth = Froth(app_with_sender(tmp_path), tmp_path)
+    froth.plant(wrong)
+    froth.extra_args = ["--smtp-url", sink.url, "--smtp-starttls", "optional",
+                        "--smtp-user", SMTP_USER, "--smtp-password-file", str(password_file),
+                        "--scheduler-poll-ms", "50", "--smtp-retry-ms", "50",
+                        "--smtp-max-attempts", "2"]
+    froth.start()
+    try:
+        recipient = request_reset(froth)
+        row = wait_for_status(froth, recipient, {"sent", "failed"})
+        assert row["status"] == "failed"
+        assert row["attempts"] == "2"
+        assert sink.received(recipient) == []
+        lines = attempt_lines(froth, row["id"])
+        assert "code=535" in lines[0]
+        assert "will retry" in lines[0]
+        assert wrong not in froth.output()
+    finally:
+        stop_and_check(froth)
