@@ -340,3 +340,14 @@ def test_refused_login_retried(tmp_path, sink):
         assert wrong not in froth.output()
     finally:
         stop_and_check(froth)
+
+
+def test_address_sender_cannot_use_marked_failed(mailer, sink):
+    recipient = f"r\u00efta-{uuid.uuid4().hex[:8]}@example.com"
+    mailer.signup(email=recipient)
+    assert mailer.post("/api/1.1/wf/forgot", json={"email": recipient}).status_code == 200
+    row = wait_for_status(mailer, recipient, {"sent", "failed"})
+    assert row["status"] == "failed"
+    assert row["last_error"] == "invalid recipient address or subject"
+    assert row["body"] == ""
+    assert sink.attempts(recipient) == 0
