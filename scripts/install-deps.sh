@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     cmake ninja-build pkg-config gcc make
     libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
-    libstemmer-dev
+    libstemmer-dev libcurl4-openssl-dev
     # The app setting "timezone" reads zones from /usr/share/zoneinfo.
     tzdata
 )

@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 #include "core/log.h"
 #include "http/http.h"
+#include "mail/mail.h"
 #include "store/store.h"
 
 #define DEFAULT_DB "sqlite:froth.db"
@@ -32,6 +33,14 @@ typedef struct {
     unsigned scheduler_poll_ms;
     unsigned idle_days;
     const char *trusted_proxies;
+    /* The SMTP relay; without smtp_url, emails stay in the outbox. */
+    const char *smtp_url;
+    const char *smtp_user;
+    const char *smtp_password_file;
+    const char *smtp_from; /* "address" or "Name <address>"; NULL = the app's email.from */
+    mail_starttls_t smtp_starttls;
+    unsigned smtp_retry_ms;
+    unsigned smtp_max_attempts;
 } options_t;
 
 /* Returns the value of the environment variable name, or fallback when it is unset or empty. */
@@ -41,6 +50,13 @@ const char *cli_env_or(const char *name, const char *fallback);
 int cli_parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *));
 /* Each returns 0 on success and 1 after printing why it failed. */
 int cli_load_app(const char *path, app_t **app);
+/* Fills config for the SMTP relay from the options and the app's email.from, reading the password
+ * file into *password (freed with cli_mail_free). Leaves config->url NULL when no relay is set.
+ * Returns 0, or 1 after printing why the settings cannot work. */
+int cli_mail_configure(const options_t *o, const app_t *app, mail_config_t *config,
+                       char **password);
+/* Wipes and frees the password that cli_mail_configure read. Accepts NULL. */
+void cli_mail_free(char *password);
 int cli_open_store(const char *url, store_t **store);
 bool cli_migrate_store(store_t *store, const app_t *app, const char *url);
 

@@ -21,6 +21,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "http/http.h"
+#include "mail/mail.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -109,14 +110,34 @@ static void usage_serve(FILE *f)
         "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
         "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
         "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
-        "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
-        "                      (env FROTH_SCHEDULER_POLL_MS; default 1000)\n"
-        "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
-        "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
-        "\n"
-        "SIGINT or SIGTERM stops accepting connections and waits up to 10 s for requests in\n"
-        "flight.\n",
+        "  --scheduler-poll-ms N  how often due scheduled workflows and queued emails are\n"
+        "                      looked for, in ms (env FROTH_SCHEDULER_POLL_MS; default 1000)\n",
         f);
+    /* A second string, because C17 compilers need not accept string literals over 4095 bytes. */
+    fputs("  --smtp-url URL      SMTP relay that sends queued emails: smtp://HOST[:PORT] (with\n"
+          "                      STARTTLS) or smtps://HOST[:PORT] (TLS from the start); a path\n"
+          "                      sets the EHLO name (env FROTH_SMTP_URL; default none: emails\n"
+          "                      stay in the _froth_outbox table)\n"
+          "  --smtp-user NAME    user name for SMTP authentication (env FROTH_SMTP_USER;\n"
+          "                      default none: no authentication)\n"
+          "  --smtp-password-file FILE  file whose first line is the SMTP password (env\n"
+          "                      FROTH_SMTP_PASSWORD_FILE); required with --smtp-user\n"
+          "  --smtp-from SENDER  From address, as ADDRESS or \"Name <ADDRESS>\" (env\n"
+          "                      FROTH_SMTP_FROM; default settings.email.from in the app)\n"
+          "  --smtp-starttls MODE  for smtp:// URLs: required refuses to send without STARTTLS,\n"
+          "                      optional uses it when offered (env FROTH_SMTP_STARTTLS;\n"
+          "                      default required)\n"
+          "  --smtp-retry-ms N   delay before the first retry of a temporary failure, in ms;\n"
+          "                      each later retry waits twice as long, at most an hour (env\n"
+          "                      FROTH_SMTP_RETRY_MS; default 30000)\n"
+          "  --smtp-max-attempts N  attempts before an email that keeps failing is marked\n"
+          "                      failed (env FROTH_SMTP_MAX_ATTEMPTS; default 8)\n"
+          "  --log-level LEVEL   error, warn, info or debug (env FROTH_LOG_LEVEL; default info)\n"
+          "  --log-format FMT    logfmt or json (env FROTH_LOG_FORMAT; default logfmt)\n"
+          "\n"
+          "SIGINT or SIGTERM stops accepting connections and waits up to 10 s for requests in\n"
+          "flight.\n",
+          f);
 }
 
 static void usage_check(FILE *f)
@@ -165,6 +186,13 @@ enum {
     OPT_FILES_DIR,
     OPT_MAX_FILE_BYTES,
     OPT_PUBLIC_URL,
+    OPT_SMTP_URL,
+    OPT_SMTP_USER,
+    OPT_SMTP_PASSWORD_FILE,
+    OPT_SMTP_FROM,
+    OPT_SMTP_STARTTLS,
+    OPT_SMTP_RETRY,
+    OPT_SMTP_MAX_ATTEMPTS,
 };
 
 static const struct option long_options[] = {
@@ -182,6 +210,13 @@ static const struct option long_options[] = {
     {"db-pool", required_argument, NULL, OPT_DB_POOL},
     {"idle-days", required_argument, NULL, OPT_IDLE_DAYS},
     {"trusted-proxies", required_argument, NULL, OPT_TRUSTED_PROXIES},
+    {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
+    {"smtp-user", required_argument, NULL, OPT_SMTP_USER},
+    {"smtp-password-file", required_argument, NULL, OPT_SMTP_PASSWORD_FILE},
+    {"smtp-from", required_argument, NULL, OPT_SMTP_FROM},
+    {"smtp-starttls", required_argument, NULL, OPT_SMTP_STARTTLS},
+    {"smtp-retry-ms", required_argument, NULL, OPT_SMTP_RETRY},
+    {"smtp-max-attempts", required_argument, NULL, OPT_SMTP_MAX_ATTEMPTS},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -219,6 +254,67 @@ static bool public_url_is_valid(const char *s)
             return false;
     }
     return true;
+}
+
+/* Applies one --smtp-* option. Returns false on an invalid value. */
+static bool apply_smtp_option(options_t *o, int opt, const char *value)
+{
+    unsigned long v;
+    char msg[256];
+    mail_mailbox_t from;
+    switch (opt) {
+    case OPT_SMTP_URL:
+        if (mail_url_check(value, msg, sizeof(msg)) != ERR_OK) {
+            fprintf(stderr, "froth: %s (\"%s\")\n", msg, value);
+            return false;
+        }
+        o->smtp_url = value;
+        return true;
+    case OPT_SMTP_USER:
+        if (strpbrk(value, "\r\n") != NULL) {
+            fprintf(stderr, "froth: invalid SMTP user: expected one line of text\n");
+            return false;
+        }
+        o->smtp_user = value;
+        return true;
+    case OPT_SMTP_PASSWORD_FILE:
+        o->smtp_password_file = value;
+        return true;
+    case OPT_SMTP_FROM:
+        if (mail_mailbox_parse(value, &from) != ERR_OK) {
+            fprintf(stderr,
+                    "froth: invalid --smtp-from \"%s\": expected an ASCII address or "
+                    "\"Name <address>\" without line breaks\n",
+                    value);
+            return false;
+        }
+        o->smtp_from = value;
+        return true;
+    case OPT_SMTP_STARTTLS:
+        if (strcmp(value, "required") != 0 && strcmp(value, "optional") != 0) {
+            fprintf(stderr, "froth: invalid --smtp-starttls \"%s\": use required or optional\n",
+                    value);
+            return false;
+        }
+        o->smtp_starttls =
+            strcmp(value, "required") == 0 ? MAIL_STARTTLS_REQUIRED : MAIL_STARTTLS_OPTIONAL;
+        return true;
+    case OPT_SMTP_RETRY:
+        if (!set_uint("SMTP retry delay", value, 3600000, &v) || v < 10) {
+            fprintf(stderr, "froth: --smtp-retry-ms must be from 10 to 3600000\n");
+            return false;
+        }
+        o->smtp_retry_ms = (unsigned)v;
+        return true;
+    case OPT_SMTP_MAX_ATTEMPTS:
+        if (!set_uint("SMTP attempt limit", value, 100, &v) || v == 0) {
+            fprintf(stderr, "froth: --smtp-max-attempts must be from 1 to 100\n");
+            return false;
+        }
+        o->smtp_max_attempts = (unsigned)v;
+        return true;
+    }
+    return false;
 }
 
 /* Applies one option (from a flag or the environment). Returns false on an invalid value. */
@@ -324,6 +420,14 @@ static bool apply_option(options_t *o, int opt, const char *value)
         }
         o->scheduler_poll_ms = (unsigned)v;
         return true;
+    case OPT_SMTP_URL:
+    case OPT_SMTP_USER:
+    case OPT_SMTP_PASSWORD_FILE:
+    case OPT_SMTP_FROM:
+    case OPT_SMTP_STARTTLS:
+    case OPT_SMTP_RETRY:
+    case OPT_SMTP_MAX_ATTEMPTS:
+        return apply_smtp_option(o, opt, value);
     case OPT_LOG_LEVEL:
         if (!log_level_parse(value, &o->log_level)) {
             fprintf(stderr, "froth: invalid log level \"%s\": use error, warn, info or debug\n",
@@ -370,6 +474,13 @@ static bool load_env(options_t *o)
         {"FROTH_DB_POOL", OPT_DB_POOL},
         {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
         {"FROTH_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES},
+        {"FROTH_SMTP_URL", OPT_SMTP_URL},
+        {"FROTH_SMTP_USER", OPT_SMTP_USER},
+        {"FROTH_SMTP_PASSWORD_FILE", OPT_SMTP_PASSWORD_FILE},
+        {"FROTH_SMTP_FROM", OPT_SMTP_FROM},
+        {"FROTH_SMTP_STARTTLS", OPT_SMTP_STARTTLS},
+        {"FROTH_SMTP_RETRY_MS", OPT_SMTP_RETRY},
+        {"FROTH_SMTP_MAX_ATTEMPTS", OPT_SMTP_MAX_ATTEMPTS},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -392,6 +503,9 @@ int cli_parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
     o->idle_days = 30;
     o->files_dir = "files";
     o->max_file_bytes = 10 * 1024 * 1024;
+    o->smtp_starttls = MAIL_STARTTLS_REQUIRED;
+    o->smtp_retry_ms = 30000;
+    o->smtp_max_attempts = 8;
     o->throttle = (auth_throttle_config_t){
         .login_per_ip_per_minute = 20, .signup_per_ip_per_hour = 30, .failures_before_lock = 10};
     if (!load_env(o))
@@ -566,6 +680,10 @@ static int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (mail_global_init() != ERR_OK) {
+        LOG_ERROR("libcurl failed to initialise", "%s", "");
+        return 1;
+    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (auth_init(cores > 0 ? (unsigned)cores : 1) != ERR_OK) {
         LOG_ERROR("crypto library failed to initialise", "%s", "");
@@ -583,6 +701,9 @@ static int cmd_serve(int argc, char **argv)
     char **origins = NULL;
     http_server_t *server = NULL;
     wf_scheduler_t *scheduler = NULL, *test_scheduler = NULL;
+    mail_sender_t *sender = NULL, *test_sender = NULL;
+    mail_config_t mail;
+    char *smtp_password = NULL;
     api_proxy_t *proxies = NULL;
     size_t nproxies = 0;
     rc = 1;
@@ -606,6 +727,21 @@ static int cmd_serve(int argc, char **argv)
          wf_scheduler_start(app, test_store, o.scheduler_poll_ms, &test_scheduler) != ERR_OK)) {
         fprintf(stderr, "froth: cannot start the scheduler\n");
         goto out;
+    }
+
+    if (cli_mail_configure(&o, app, &mail, &smtp_password) != 0)
+        goto out;
+    if (mail.url == NULL) {
+        LOG_INFO("no SMTP relay: emails stay in the _froth_outbox table", "%s", "");
+    } else if (mail_sender_start(&mail, store, &sender) != ERR_OK ||
+               (test_store != NULL &&
+                mail_sender_start(&mail, test_store, &test_sender) != ERR_OK)) {
+        fprintf(stderr, "froth: cannot start the email sender\n");
+        goto out;
+    } else {
+        LOG_INFO("email sender started", "url=%s from=%s starttls=%s", log_quote(mail.url),
+                 log_quote(mail.from.address),
+                 mail.starttls == MAIL_STARTTLS_REQUIRED ? "required" : "optional");
     }
 
     char files_msg[512] = "";
@@ -650,6 +786,10 @@ static int cmd_serve(int argc, char **argv)
 out:
     wf_scheduler_stop(scheduler);
     wf_scheduler_stop(test_scheduler);
+    mail_sender_stop(sender);
+    mail_sender_stop(test_sender);
+    cli_mail_free(smtp_password);
+    mail_global_cleanup();
     if (test_store != NULL)
         store_close(test_store);
     store_close(store);

@@ -198,6 +198,7 @@ typedef struct {
     const char *timezone;    /* default "UTC" */
     struct clock_zone *zone; /* that zone, loaded from the tz database; never NULL in a
                                 loaded app, and read-only like the rest of it */
+    const char *email_from;        /* email.from: the sender of emails; NULL when unset */
     struct {
         unsigned min_length;       /* characters; default 1 */
         bool require_number;

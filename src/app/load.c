@@ -98,11 +98,35 @@ static void load_password_policy(app__loader_t *ld, const json_t *policy)
     app__path_restore(ld, mark);
 }
 
+/* Checks the sender's shape only: the serve command parses it fully when a relay is set. It may
+ * never hold a line break, because it becomes the From header. */
+static void load_email(app__loader_t *ld, const json_t *email)
+{
+    static const char *const keys[] = {"from", NULL};
+    if (email == NULL)
+        return;
+    size_t mark = app__path_key(ld, "email");
+    if (app__expect_object(ld, email)) {
+        app__check_keys(ld, email, keys);
+        const char *from = app__read_string(ld, email, "from", false);
+        bool control = false;
+        for (const char *p = from; p != NULL && *p != '\0'; p++)
+            control = control || (unsigned char)*p < 0x20 || *p == 0x7f;
+        if (from != NULL && (control || strchr(from, '@') == NULL || strlen(from) > 460))
+            app__error_at(ld, "from",
+                          "expected an address or \"Name <address>\" on one line, such as "
+                          "\"Todo <no-reply@todo.example>\"");
+        else if (from != NULL)
+            ld->app->settings.email_from = app__strdup(ld, from);
+    }
+    app__path_restore(ld, mark);
+}
+
 static void load_settings(app__loader_t *ld, const json_t *settings)
 {
     static const char *const keys[] = {
-        "data_api", "workflow_api", "swagger",  "two_factor",
-        "search_privacy", "timezone",   "password_policy", NULL,
+        "data_api", "workflow_api",    "swagger", "two_factor", "search_privacy",
+        "timezone", "password_policy", "email",   NULL,
     };
     app_settings_t *s = &ld->app->settings;
     s->data_api = true;
@@ -126,6 +150,7 @@ static void load_settings(app__loader_t *ld, const json_t *settings)
         load_search_privacy(ld, settings);
         load_password_policy(ld, json_object_get(settings, "password_policy"));
         load_timezone(ld, settings);
+        load_email(ld, json_object_get(settings, "email"));
     }
     app__path_restore(ld, mark);
 }

@@ -666,7 +666,8 @@ const store__dialect_t store__pg_dialect = {
     .session_revoke_user = store__pg_session_revoke_user,                                      \
     .session_list = store__pg_session_list, .session_revoke_id = store__pg_session_revoke_id,  \
     .reset_insert = store__pg_reset_insert, .reset_take = store__pg_reset_take,                \
-    .outbox_insert = store__pg_outbox_insert,                                                  \
+    .outbox_insert = store__pg_outbox_insert, .outbox_claim = store__pg_outbox_claim,          \
+    .outbox_finish = store__pg_outbox_finish,                                                  \
     .job_insert = store__pg_job_insert, .job_cancel = store__pg_job_cancel,                    \
     .job_claim = store__pg_job_claim, .job_finish = store__pg_job_finish
 

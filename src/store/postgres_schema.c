@@ -57,6 +57,18 @@ static const char INTERNAL_DDL[] =
     "\"body\" TEXT NOT NULL, "
     "\"created\" BIGINT NOT NULL, "
     "\"sent\" BIGINT);"
+    /* The delivery columns, which stores created before the SMTP relay lack. status is
+     * pending, sending, sent or failed. */
+    "ALTER TABLE \"_froth_outbox\" "
+    "ADD COLUMN IF NOT EXISTS \"status\" TEXT NOT NULL DEFAULT 'pending', "
+    "ADD COLUMN IF NOT EXISTS \"attempts\" INTEGER NOT NULL DEFAULT 0, "
+    "ADD COLUMN IF NOT EXISTS \"next_attempt\" BIGINT NOT NULL DEFAULT 0, "
+    "ADD COLUMN IF NOT EXISTS \"lease_until\" BIGINT NOT NULL DEFAULT 0, "
+    "ADD COLUMN IF NOT EXISTS \"message_id\" TEXT, "
+    "ADD COLUMN IF NOT EXISTS \"last_error\" TEXT, "
+    "ADD COLUMN IF NOT EXISTS \"failed\" BIGINT;"
+    "CREATE INDEX IF NOT EXISTS \"_froth_outbox__due\" ON \"_froth_outbox\" "
+    "(\"status\", \"next_attempt\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_jobs\" ("
     "\"id\" TEXT PRIMARY KEY NOT NULL, "
     "\"workflow\" TEXT NOT NULL, "

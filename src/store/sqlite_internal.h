@@ -129,6 +129,13 @@ err_t store__sqlite_reset_take(store_conn_t *conn, const unsigned char hash[32],
 err_t store__sqlite_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
                                   const char *body, int64_t now_ms);
 
+/* Claiming emails for delivery and recording the outcome (sqlite_outbox.c). */
+err_t store__sqlite_outbox_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms,
+                                 const char *domain, size_t max, arena_t *arena,
+                                 store_mail_t **mails, size_t *count);
+err_t store__sqlite_outbox_finish(store_conn_t *conn, int64_t id, store_mail_outcome_t outcome,
+                                  int64_t now_ms, int64_t next_attempt_ms, const char *error);
+
 /* Scheduled runs (sqlite_jobs.c). */
 err_t store__sqlite_job_insert(store_conn_t *conn, const store_job_t *job);
 err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id);

@@ -463,12 +463,62 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
 
 /* ---- Entry points ----------------------------------------------------------------------- */
 
+/* The outbox's delivery columns, which stores created before the SMTP relay lack. SQLite has no
+ * ADD COLUMN IF NOT EXISTS, so each is looked up first. */
+static const struct {
+    const char *name;
+    const char *definition;
+} OUTBOX_COLUMNS[] = {
+    {"status", "TEXT NOT NULL DEFAULT 'pending'"}, /* pending, sending, sent or failed */
+    {"attempts", "INTEGER NOT NULL DEFAULT 0"},
+    {"next_attempt", "INTEGER NOT NULL DEFAULT 0"},
+    {"lease_until", "INTEGER NOT NULL DEFAULT 0"},
+    {"message_id", "TEXT"},
+    {"last_error", "TEXT"},
+    {"failed", "INTEGER"},
+};
+
+static err_t upgrade_outbox(migration_t *m)
+{
+    static const char find_sql[] =
+        "SELECT 1 FROM pragma_table_info('_froth_outbox') WHERE \"name\" = ?";
+    err_t err = ERR_OK;
+    for (size_t i = 0; err == ERR_OK && i < sizeof(OUTBOX_COLUMNS) / sizeof(OUTBOX_COLUMNS[0]);
+         i++) {
+        sqlite3_stmt *stmt = NULL;
+        err = store__sqlite_prepare(m->c, find_sql, sizeof(find_sql) - 1, &stmt,
+                                    "read outbox columns");
+        if (err != ERR_OK)
+            break;
+        sqlite3_bind_text(stmt, 1, OUTBOX_COLUMNS[i].name, -1, SQLITE_STATIC);
+        const int rc = sqlite3_step(stmt);
+        store__sqlite_finish(m->c, stmt);
+        if (rc == SQLITE_ROW)
+            continue;
+        if (rc != SQLITE_DONE)
+            return store__sqlite_fail(m->c, rc, "read outbox columns");
+        char sql[160];
+        snprintf(sql, sizeof(sql), "ALTER TABLE \"_froth_outbox\" ADD COLUMN \"%s\" %s",
+                 OUTBOX_COLUMNS[i].name, OUTBOX_COLUMNS[i].definition);
+        err = store__sqlite_exec(m->c, sql, "add outbox column");
+    }
+    if (err == ERR_OK)
+        err = store__sqlite_exec(m->c,
+                                 "CREATE INDEX IF NOT EXISTS \"_froth_outbox__due\" ON "
+                                 "\"_froth_outbox\" (\"status\", \"next_attempt\")",
+                                 "create outbox index");
+    if (err != ERR_OK && m->errlen > 0 && m->errbuf[0] == '\0')
+        snprintf(m->errbuf, m->errlen, "adding the outbox's delivery columns failed: %s",
+                 err_name(err));
+    return err;
+}
+
 static err_t create_internal(migration_t *m)
 {
     char *message = NULL;
     int rc = sqlite3_exec(m->c->db, INTERNAL_DDL, NULL, NULL, &message);
     if (rc == SQLITE_OK)
-        return ERR_OK;
+        return upgrade_outbox(m);
     snprintf(m->errbuf, m->errlen, "creating the store's own tables failed: %s",
              message != NULL ? message : sqlite3_errstr(rc));
     sqlite3_free(message);

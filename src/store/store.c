@@ -919,6 +919,24 @@ err_t store_outbox_insert(store_conn_t *conn, const char *recipient, const char 
     return conn->store->backend->outbox_insert(conn, recipient, subject, body, now_ms);
 }
 
+err_t store_outbox_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, const char *domain,
+                         size_t max, arena_t *arena, store_mail_t **mails, size_t *count)
+{
+    if (conn == NULL || domain == NULL || arena == NULL || mails == NULL || count == NULL ||
+        max == 0 || max > 1000 || lease_ms <= 0)
+        return ERR_INVALID;
+    return conn->store->backend->outbox_claim(conn, now_ms, lease_ms, domain, max, arena, mails,
+                                              count);
+}
+
+err_t store_outbox_finish(store_conn_t *conn, int64_t id, store_mail_outcome_t outcome,
+                          int64_t now_ms, int64_t next_attempt_ms, const char *error)
+{
+    if (conn == NULL || (outcome != STORE_MAIL_SENT && error == NULL))
+        return ERR_INVALID;
+    return conn->store->backend->outbox_finish(conn, id, outcome, now_ms, next_attempt_ms, error);
+}
+
 bool store_is_shared(const store_t *store)
 {
     return store != NULL && store->backend->events_start != NULL;

@@ -314,6 +314,37 @@ err_t store_reset_take(store_conn_t *conn, const unsigned char hash[32], int64_t
 err_t store_outbox_insert(store_conn_t *conn, const char *recipient, const char *subject,
                           const char *body, int64_t now_ms) WARN_UNUSED;
 
+/* One queued email, claimed for a delivery attempt. Strings come from the claim's arena. */
+typedef struct {
+    int64_t id;
+    const char *recipient;
+    const char *subject;
+    const char *body;
+    const char *message_id; /* "<...@domain>", the same on every attempt */
+    int64_t created_ms;
+    int attempt; /* 1 for the first attempt */
+} store_mail_t;
+
+typedef enum {
+    STORE_MAIL_SENT,   /* delivered: the body is cleared */
+    STORE_MAIL_RETRY,  /* failed for now: tried again at next_attempt_ms */
+    STORE_MAIL_FAILED, /* given up: the body is cleared */
+} store_mail_outcome_t;
+
+/* Claims up to max emails that wait for an attempt (next attempt due at now_ms) or whose claim's
+ * lease ended without an outcome (the node stopped), and leases them for lease_ms. Two nodes never
+ * claim the same email at once. An email claimed for the first time gets a random Message-ID
+ * ending in "@" domain. Ordered by due time; memory comes from arena. */
+err_t store_outbox_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, const char *domain,
+                         size_t max, arena_t *arena, store_mail_t **mails,
+                         size_t *count) WARN_UNUSED;
+
+/* Records the outcome of the attempt on a claimed email: sent at now_ms, to be retried at
+ * next_attempt_ms, or failed at now_ms. error (NULL when sent) is the reason kept in the row. It
+ * must hold no secret. */
+err_t store_outbox_finish(store_conn_t *conn, int64_t id, store_mail_outcome_t outcome,
+                          int64_t now_ms, int64_t next_attempt_ms, const char *error) WARN_UNUSED;
+
 /* ---- Admin tokens ----------------------------------------------------------------------- */
 
 typedef struct {

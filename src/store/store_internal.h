@@ -106,13 +106,17 @@ typedef struct store__backend {
                           arena_t *arena, store_session_t **out, size_t *count);
     err_t (*session_revoke_id)(store_conn_t *conn, const char *user_id, const char *id);
 
-    /* Password resets and the outbox (store_reset_*, store_outbox_insert). */
+    /* Password resets and the outbox (store_reset_*, store_outbox_*). */
     err_t (*reset_insert)(store_conn_t *conn, const unsigned char hash[32], const char *user_id,
                           int64_t expires_ms);
     err_t (*reset_take)(store_conn_t *conn, const unsigned char hash[32], int64_t now_ms,
                         char user_id[40]);
     err_t (*outbox_insert)(store_conn_t *conn, const char *recipient, const char *subject,
                            const char *body, int64_t now_ms);
+    err_t (*outbox_claim)(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, const char *domain,
+                          size_t max, arena_t *arena, store_mail_t **mails, size_t *count);
+    err_t (*outbox_finish)(store_conn_t *conn, int64_t id, store_mail_outcome_t outcome,
+                           int64_t now_ms, int64_t next_attempt_ms, const char *error);
 
     /* Scheduled workflow runs (store_job_*). */
     err_t (*job_insert)(store_conn_t *conn, const store_job_t *job);

@@ -233,14 +233,16 @@ class Cluster:
         self.secrets.append(secret)
         return secret
 
-    def start_nodes(self, count):
-        """Start count more nodes, each on a free port, and return them."""
+    def start_nodes(self, count, extra_args=()):
+        """Start count more nodes, each on a free port with extra_args as more serve flags, and
+        return them."""
         started = []
         for _ in range(count):
             name = "ABCDEFGH"[len(self.nodes)]
             work_dir = self.work_dir / f"node-{name}"
             work_dir.mkdir()
             node = Node(name, self.app_path, work_dir, self.db_url, self.secrets)
+            node.extra_args = list(extra_args)
             self.nodes.append(node)
             node.start()
             started.append(node)
