@@ -259,6 +259,22 @@ def plan_text(plans):
     return "\n".join(blocks)
 
 
+def superlinear_note(runs):
+    """Return a sentence when the heavy user's search cost grew faster than its rows between the
+    two largest sizes, else ""."""
+    if len(runs) < 2:
+        return ""
+    (_, small_env, small, _), (_, large_env, large, _) = runs[-2], runs[-1]
+    small_cpu, large_cpu = cpu_us(small["heavy_search"]), cpu_us(large["heavy_search"])
+    small_rows, large_rows = int(small_env["heavy_tasks"]), int(large_env["heavy_tasks"])
+    if not small_cpu or not large_cpu or large_cpu / small_cpu <= 1.5 * large_rows / small_rows:
+        return ""
+    return (f" Between the two largest sizes the cost grew {large_cpu / small_cpu:.0f}× while the "
+            f"heavy user's rows grew {large_rows / small_rows:.0f}×. A likely cause, not checked "
+            f"here, is that {large_rows:,} rows no longer fit SQLite's default page cache of "
+            f"about 2 MB per connection.")
+
+
 def scaling_section(scale_dir):
     """Return the Markdown of the scaling runs, or None when none ran."""
     runs = scale_runs(scale_dir)
@@ -271,18 +287,18 @@ def scaling_section(scale_dir):
     for name, work, caller in SCALE_SCENARIOS:
         rps = [r[2][name]["rps"] if r[2][name] else None for r in runs]
         cpu = [cpu_us(r[2][name]) for r in runs]
-        rps_ratio = f"{rps[-1] / rps[0]:.2f}×" if rps[0] and rps[-1] else "—"
+        rps_ratio = f"{rps[-1] / rps[0]:.2g}×" if rps[0] and rps[-1] else "—"
         cpu_ratio = cpu[-1] / cpu[0] if cpu[0] and cpu[-1] else None
         rps_rows.append(f"| {work} | {caller} | " +
                         " | ".join(f"{v:,.0f}" if v else "—" for v in rps) + f" | {rps_ratio} |")
         cpu_rows.append(f"| {work} | {caller} | " +
                         " | ".join(f"{v:,.0f} µs" if v else "—" for v in cpu) +
-                        (f" | {cpu_ratio:.2f}× |" if cpu_ratio else " | — |"))
+                        (f" | {cpu_ratio:.3g}× |" if cpu_ratio else " | — |"))
         if cpu_ratio:
             verdicts.append(f"- {work}, {caller}: " +
-                            ("flat" if cpu_ratio <= FLAT_RATIO else f"grows {cpu_ratio:.1f}×") +
+                            ("flat" if cpu_ratio <= FLAT_RATIO else f"grows {cpu_ratio:,.0f}×") +
                             f" from {sizes[0]:,} to {sizes[-1]:,} things.")
-    data_rows = ["| things | users | tasks | the heavy user's tasks | database | import |",
+    data_rows = ["| things | users | tasks | the heavy user's tasks | database | dump and import |",
                  "|---:|---:|---:|---:|---:|---:|"]
     for n, env, _, _ in runs:
         data_rows.append(f"| {n:,} | {int(env.get('users', 0)):,} | {int(env.get('tasks', 0)):,} "
@@ -296,8 +312,8 @@ def scaling_section(scale_dir):
     return f"""## Scaling from {sizes[0]:,} to {sizes[-1]:,} things
 
 Measured by `make bench SCALE=1` (`bench/run.sh --scale`, which runs `bench/scale.sh`). For each
-size `bench/dataset.py --seed 1 --things N --dump -` writes a dump in the format of `froth export`
-and `froth import` loads it into a fresh SQLite database through the store's insert code, because
+size `bench/dataset.py --seed 1 --things N --dump -` writes a dump in the format of `froth export`.
+`froth import` loads it into a fresh SQLite database through the store's insert code, because
 signing up thousands of users through the API would cost a password hash each. One user, the
 heavy user, created a tenth of the tasks. Every other user created 100, so a regular user's
 rows stay the same while the table grows. The wrk scripts and options are those of the table
@@ -319,14 +335,14 @@ which depends less on what else runs on the machine:
 
 Cost per request is flat where an index finds the caller's rows without reading others. GET by
 id is a primary-key lookup at any size, and a regular user's search reads that user's 100 rows
-whatever the table holds. It grows
-with the number of rows the caller may find, not with the table: the todo app grants Task to
+whatever the table holds. It grows with the number of rows the caller may find, not with the
+table, and the heavy user's rows are a tenth of the table. The todo app grants Task to
 its creator ("mine") and to its assignee ("assigned"), so the privacy condition is
 `_created_by = ? OR f_assignee = ?`. SQLite serves each side from its own index
 (MULTI-INDEX OR) and then sorts all matches in a temporary B-tree for ORDER BY "_created", "_id"
 before it can return the first 20. `exclude_remaining` drops the COUNT(*) subquery, which reads
 every match a second time, but not the sort, so the heavy user's search costs in proportion to
-that user's rows either way. An app whose find rule is a single condition on an indexed field
+that user's rows either way.{superlinear_note(runs)} An app whose find rule is a single condition on an indexed field
 (creator alone) lets the `(_created_by, _created, _id)` index return rows in page order, so the
 page stops after 20 rows. There only the exact `remaining` count still reads all of the user's
 rows.
