@@ -209,8 +209,9 @@ That is about {per_conn_kb:.0f} kB per open connection. Most of it is libmicroht
 for each connection, sized by `--max-header-bytes` (default 32 KiB), which the library clears
 and so touches in full when the connection is set up. The defaults allow the load:
 `--max-connections` is 1024 and froth's soft limit on open files was {c.get('fd_soft_limit', '?')}
-in this run. With a soft limit of 1024, still the default on many systems, froth could not
-hold 1,000 connections besides its database files; raise it with `ulimit -n` or `LimitNOFILE=`.
+in this run. A soft limit of 1024, still the default on many systems, leaves little room for
+1,000 sockets besides the database files and epoll descriptors (not measured here), so raise
+it with `ulimit -n` or `LimitNOFILE=`.
 
 """
 
