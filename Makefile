@@ -27,9 +27,11 @@ test: test-deps
 	ctest --test-dir build-asan --output-on-failure
 
 # Load test on loopback against an nginx ceiling; rewrites docs/benchmarks.md. Not part of `make test`.
+# SCALE=1 adds the scaling runs at 10k, 100k and 1M things, which take several minutes more.
+SCALE ?= 0
 bench: build
 	@bench/install-deps.sh
-	bench/run.sh
+	bench/run.sh $(if $(filter 1,$(SCALE)),--scale)
 
 clean:
 	rm -rf build build-debug build-asan

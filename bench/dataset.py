@@ -1,18 +1,32 @@
 #!/usr/bin/python3
-"""Seed a running froth server (examples/todo/app.json) with the benchmark data set.
+"""Make the benchmark data set for examples/todo/app.json, through the API or as a dump.
 
-Signs up the users through the Workflow API, creates their tasks through the Data API bulk
-route, creates an admin token with `froth admin-token create`, and writes the data file that
-the wrk scripts in bench/ read. The same seed gives the same emails, passwords and task
-contents; ids and tokens are new on every run because the server generates them.
+API mode (--url) seeds a running froth server: it signs up the users through the Workflow API,
+creates their tasks through the Data API bulk route and creates an admin token with
+`froth admin-token create`. The same seed gives the same emails, passwords and task contents;
+ids and tokens are new on every run because the server generates them.
+
+Dump mode (--things N --dump FILE) writes N things (users and the tasks they created) in the
+format of `froth export`, for `froth import` to load into an empty database. Seeding a million
+things through the API would take hours because every sign-up costs a password hash; import
+inserts through the same store code in one transaction. Everything in the dump, ids and tokens
+included, follows from the seed, so the same seed writes the same bytes. Its users have no
+password (they cannot log in) but each has a session whose token the data file holds. One user,
+the "heavy" user, created a tenth of the tasks, so that the cost of reading all of one user's
+rows shows up as the table grows; every other user created --tasks-per-user tasks.
 
 Data file format, one record per line, fields separated by single spaces:
     admin <token>
     user <token> <task_id> <email> <password>
+In dump mode the password is "-", and the heavy user's line goes to a second data file
+(--heavy-out) so that a wrk run can send that user's requests alone.
 """
 
 import argparse
+import base64
 import concurrent.futures
+import datetime
+import hashlib
 import json
 import random
 import subprocess
@@ -104,20 +118,8 @@ def create_admin_token(froth, db):
     return token
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="server base URL, http://127.0.0.1:PORT")
-    parser.add_argument("--out", required=True, help="data file to write")
-    parser.add_argument("--froth", required=True, help="path of the froth binary")
-    parser.add_argument("--db", required=True, help="database URL the server uses")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--users", type=int, default=50, help="users to sign up (default 50)")
-    parser.add_argument("--tasks-per-user", type=int, default=100,
-                        help="tasks each user creates, at most 1000 (default 100)")
-    args = parser.parse_args()
-    if not 1 <= args.tasks_per_user <= 1000:
-        parser.error("--tasks-per-user must be between 1 and 1000, the bulk route's limit")
-
+def seed_through_api(args):
+    """Sign the users up and create their tasks on the server at args.url."""
     rng = random.Random(args.seed)
     users = []
     for i in range(args.users):
@@ -139,6 +141,143 @@ def main():
         f.write("\n".join(lines) + "\n")
     print(f"seeded {len(users)} users and {len(users) * args.tasks_per_user} tasks; "
           f"data file {args.out}")
+
+
+# Dump mode. Created dates start here and grow by one millisecond a thing, so ids (which begin
+# with their creation time) and the (Created Date, _id) order follow the order of the dump.
+DUMP_EPOCH_MS = 1767225600000  # 2026-01-01T00:00:00Z
+# Sessions in the dump never expire within a benchmark: both limits lie in the year 2100 or later.
+SESSION_EXPIRES_MS = 4102444800000  # 2100-01-01T00:00:00Z
+SESSION_IDLE_MS = 100 * 365 * 86400 * 1000
+# Regular users whose lines go to the data file; the wrk scripts rotate over them.
+DATA_FILE_USERS = 1000
+
+
+def dump_id(rng, ms):
+    """Return an id of Bubble's form (13 digits of epoch ms, 'x', 18 digits) drawn from rng."""
+    return f"{ms:013d}x{rng.randrange(10**18):018d}"
+
+
+def dump_token(rng):
+    """Return a bearer token shaped like froth's (32 random bytes, URL-safe base64 without
+    padding) and the hex SHA-256 of its text, which is what froth stores."""
+    raw = rng.getrandbits(256).to_bytes(32, "big")
+    token = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def iso_to_ms(text):
+    """Convert the ISO 8601 dates make_task writes to epoch milliseconds, as a dump holds them."""
+    moment = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return int(moment.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def dump_line(record):
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def plan_users(things, tasks_per_user):
+    """Split things into users and tasks: returns the task count of each user, the heavy user
+    (a tenth of all things, plus what the even split leaves over) first."""
+    heavy = things // 10
+    regular = (things - heavy - 1) // (tasks_per_user + 1)
+    if regular < 1:
+        raise RuntimeError(f"--things {things} is too few for one regular user with "
+                           f"{tasks_per_user} tasks besides the heavy user")
+    heavy += things - 1 - heavy - regular * (tasks_per_user + 1)
+    return [heavy] + [tasks_per_user] * regular
+
+
+def write_dump(args, out):
+    """Write the dump to the open text file out and the data files; return the user count."""
+    rng = random.Random(args.seed)
+    clock = DUMP_EPOCH_MS
+    counts = plan_users(args.things, args.tasks_per_user)
+    out.write(dump_line({"froth_export": 1, "app": "todo",
+                         "exported_at": "2026-01-01T00:00:00.000Z"}))
+    user_lines = []
+    sessions = []
+    for i, ntasks in enumerate(counts):
+        user_id = dump_id(rng, clock)
+        email = f"bench-user-{i:07d}@example.com"
+        out.write(dump_line({"type": "User", "values": {
+            "_id": user_id, "Created Date": clock, "Modified Date": clock,
+            "Created By": user_id, "name": f"bench user {i}"}, "email": email}))
+        token, token_hash = dump_token(rng)
+        sessions.append({"id": dump_id(rng, clock), "user_id": user_id, "created_ms": clock,
+                         "last_used_ms": clock, "expires_ms": SESSION_EXPIRES_MS,
+                         "idle_ms": SESSION_IDLE_MS, "two_factor": False, "revoked": False,
+                         "token_hash": token_hash})
+        clock += 1
+        first_task = None
+        for j in range(ntasks):
+            task = make_task(rng, i, j)
+            task["due"] = iso_to_ms(task["due"])
+            task_id = dump_id(rng, clock)
+            first_task = first_task or task_id
+            out.write(dump_line({"type": "Task", "values": {
+                "_id": task_id, "Created Date": clock, "Modified Date": clock,
+                "Created By": user_id, **task}}))
+            clock += 1
+        if i == 0 or len(user_lines) < DATA_FILE_USERS + 1:
+            user_lines.append(f"user {token} {first_task} {email} -")
+    for session in sessions:
+        out.write(dump_line({"session": session}))
+    admin_token, admin_hash = dump_token(rng)
+    out.write(dump_line({"admin_token": {"label": "bench", "token_hash": admin_hash,
+                                         "created_ms": DUMP_EPOCH_MS, "last_used_ms": 0}}))
+    out.write(dump_line({"froth_export_end": {"things": args.things, "sessions": len(sessions),
+                                              "admin_tokens": 1}}))
+
+    with open(args.out, "w") as f:
+        f.write(f"admin {admin_token}\n" + "\n".join(user_lines[1:]) + "\n")
+    with open(args.heavy_out, "w") as f:
+        f.write(f"admin {admin_token}\n{user_lines[0]}\n")
+    return counts
+
+
+def make_dump(args):
+    """Write the dump for --things to --dump ("-" for standard output) and the data files."""
+    if args.dump == "-":
+        counts = write_dump(args, sys.stdout)
+        sys.stdout.flush()
+    else:
+        with open(args.dump, "w") as f:
+            counts = write_dump(args, f)
+    print(f"wrote {args.things} things: {len(counts)} users, the heavy one with {counts[0]} "
+          f"tasks and {len(counts) - 1} with {args.tasks_per_user} each; data files {args.out} "
+          f"and {args.heavy_out}", file=sys.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="data file to write")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--tasks-per-user", type=int, default=100,
+                        help="tasks each user creates, at most 1000 in API mode (default 100)")
+    api = parser.add_argument_group("API mode")
+    api.add_argument("--url", help="server base URL, http://127.0.0.1:PORT")
+    api.add_argument("--froth", help="path of the froth binary")
+    api.add_argument("--db", help="database URL the server uses")
+    api.add_argument("--users", type=int, default=50, help="users to sign up (default 50)")
+    dump = parser.add_argument_group("dump mode")
+    dump.add_argument("--things", type=int, help="things to write, users and tasks together")
+    dump.add_argument("--dump", help="dump file to write, - for standard output")
+    dump.add_argument("--heavy-out", help="data file for the heavy user alone")
+    args = parser.parse_args()
+
+    if args.things is not None:
+        if args.dump is None or args.heavy_out is None:
+            parser.error("--things needs --dump and --heavy-out")
+        if args.tasks_per_user < 1:
+            parser.error("--tasks-per-user must be at least 1")
+        make_dump(args)
+        return
+    if args.url is None or args.froth is None or args.db is None:
+        parser.error("give --url, --froth and --db to seed a server, or --things to write a dump")
+    if not 1 <= args.tasks_per_user <= 1000:
+        parser.error("--tasks-per-user must be between 1 and 1000, the bulk route's limit")
+    seed_through_api(args)
 
 
 if __name__ == "__main__":

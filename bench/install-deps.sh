@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs wrk and nginx-light for the benchmark, skipping those already present.
+# Installs wrk and nginx-light for the benchmark, and valgrind for bench/profile.sh, skipping
+# those already present.
 # Runs apt-get as root, or through sudo when available. The package's own nginx service is kept
 # from starting (it would listen on port 80 of every address); run.sh starts its own nginx.
 set -euo pipefail
 
-packages=(wrk nginx-light python3)
+packages=(wrk nginx-light python3 valgrind)
 missing=()
 for p in "${packages[@]}"; do
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -20,6 +20,18 @@ SCENARIOS = [
 ]
 # Scenarios whose every response is expected to be an error status.
 ERROR_EXPECTED = {"invalid_token"}
+# Scaling runs of bench/scale.sh, in table order: (file name, work, whose tokens it sends).
+SCALE_SCENARIOS = [
+    ("get", "GET one task by id", "regular users"),
+    ("search", "search 20, exact `remaining`", "regular users"),
+    ("search_exclude", "search 20, `exclude_remaining`", "regular users"),
+    ("heavy_search", "search 20, exact `remaining`", "the heavy user"),
+    ("heavy_search_exclude", "search 20, `exclude_remaining`", "the heavy user"),
+]
+# Cost per request counts as flat when the largest size costs at most this times the smallest.
+FLAT_RATIO = 1.5
+# Hand-written and generated parts of the page that survive a run that does not remake them.
+KEPT_SECTIONS = ("scaling", "profile")
 IDLE_RSS_TARGET_KB = 20 * 1024
 LOAD_RSS_TARGET_KB = 64 * 1024
 # A run with more error responses than this share does not count as meeting its target.
@@ -169,11 +181,207 @@ def commands(results):
     return lines
 
 
+def connections_section(results):
+    """Return the Markdown of the 1,000-connection memory run, or "" when it did not run."""
+    path = os.path.join(results, "connections.env")
+    if not os.path.exists(path):
+        return ""
+    c = read_env(path)
+    n = int(c["connections"])
+    per_conn_kb = (int(c["open_rss_kb"]) - int(c["idle_rss_kb"])) / n
+    met = "yes" if int(c["peak_rss_kb"]) < LOAD_RSS_TARGET_KB else "no"
+    return f"""## Memory with {n:,} open keep-alive connections
+
+`bench/hold_connections.py` opened {c['opened']} connections to froth (idle after seeding),
+sent one GET of a task by id on each and read the responses while keeping every connection
+open: {c['first_ok']} of them got 2xx (other statuses: {c['first_other']}) within {c['first_s']} s.
+After {c['hold_s']} s idle it sent a second request on each, and {c['second_ok']} got 2xx on the
+same connection.
+
+| | resident memory |
+|---|---:|
+| idle, before opening them | {fmt_mb(int(c['idle_rss_kb']))} |
+| {n:,} connections open, each answered once | {fmt_mb(int(c['open_rss_kb']))} |
+| after the second request on each | {fmt_mb(int(c['after_rss_kb']))} |
+| peak (VmHWM) | {fmt_mb(int(c['peak_rss_kb']))} (target < 64 MB: {met}) |
+
+That is about {per_conn_kb:.0f} kB per open connection. Most of it is libmicrohttpd's memory pool
+for each connection, sized by `--max-header-bytes` (default 32 KiB), which the library clears
+and so touches in full when the connection is set up. The defaults allow the load:
+`--max-connections` is 1024 and froth's soft limit on open files was {c.get('fd_soft_limit', '?')}
+in this run. A soft limit of 1024, still the default on many systems, leaves little room for
+1,000 sockets besides the database files and epoll descriptors (not measured here), so raise
+it with `ulimit -n` or `LimitNOFILE=`.
+
+"""
+
+
+def scale_runs(scale_dir):
+    """Return [(things, env, {scenario: run}, plans)] for each size bench/scale.sh ran."""
+    if not scale_dir or not os.path.isdir(scale_dir):
+        return []
+    runs = []
+    for name in os.listdir(scale_dir):
+        results = os.path.join(scale_dir, name, "results")
+        if not os.path.exists(os.path.join(results, "scale.env")):
+            continue
+        env = read_env(os.path.join(results, "scale.env"))
+        scenarios = {sc[0]: load(results, sc[0]) for sc in SCALE_SCENARIOS}
+        # The steps of one statement, keyed by request id and operation, in logged order.
+        plans = {}
+        with open(os.path.join(scale_dir, name, "plans.log")) as f:
+            for line in f:
+                m = re.search(r'op="(get thing|search things)" step="([^"]*)" '
+                              r'request_id="([^"]*)"', line)
+                if m:
+                    plans.setdefault((m.group(3), m.group(1)), []).append(m.group(2))
+        runs.append((int(env["things"]), env, scenarios, plans))
+    return sorted(runs, key=lambda r: r[0])
+
+
+def cpu_us(run):
+    """Return the server's CPU time per request in microseconds, or None."""
+    if run is None or not run["requests"]:
+        return None
+    return 1e6 * run["cpu_s"] / run["requests"]
+
+
+def plan_text(plans):
+    """Return the distinct plans of GET and search, one block per statement."""
+    blocks = []
+    for (_, op), steps in plans.items():
+        label = op
+        if op == "search things":
+            label += (" with the COUNT(*) subquery" if any("SUBQUERY" in s for s in steps)
+                      else " without the COUNT(*) subquery (exclude_remaining)")
+        block = "\n".join([label + ":"] + ["    " + s for s in steps])
+        if block not in blocks:
+            blocks.append(block)
+    return "\n".join(blocks)
+
+
+def superlinear_note(runs):
+    """Return a sentence when the heavy user's search cost grew faster than its rows between the
+    two largest sizes, else ""."""
+    if len(runs) < 2:
+        return ""
+    (_, small_env, small, _), (_, large_env, large, _) = runs[-2], runs[-1]
+    small_cpu, large_cpu = cpu_us(small["heavy_search"]), cpu_us(large["heavy_search"])
+    small_rows, large_rows = int(small_env["heavy_tasks"]), int(large_env["heavy_tasks"])
+    if not small_cpu or not large_cpu or large_cpu / small_cpu <= 1.5 * large_rows / small_rows:
+        return ""
+    return (f" Between the two largest sizes the cost grew {large_cpu / small_cpu:.0f}× while the "
+            f"heavy user's rows grew {large_rows / small_rows:.0f}×. A likely cause, not checked "
+            f"here, is that {large_rows:,} rows no longer fit SQLite's default page cache of "
+            f"about 2 MB per connection.")
+
+
+def scaling_section(scale_dir):
+    """Return the Markdown of the scaling runs, or None when none ran."""
+    runs = scale_runs(scale_dir)
+    if not runs:
+        return None
+    sizes = [r[0] for r in runs]
+    head = "| work | users | " + " | ".join(f"{n:,} things" for n in sizes) + " | largest / smallest |"
+    rule = "|---|---|" + "---:|" * (len(sizes) + 1)
+    rps_rows, cpu_rows, verdicts = [head, rule], [head, rule], []
+    for name, work, caller in SCALE_SCENARIOS:
+        rps = [r[2][name]["rps"] if r[2][name] else None for r in runs]
+        cpu = [cpu_us(r[2][name]) for r in runs]
+        rps_ratio = f"{rps[-1] / rps[0]:.2g}×" if rps[0] and rps[-1] else "—"
+        cpu_ratio = cpu[-1] / cpu[0] if cpu[0] and cpu[-1] else None
+        rps_rows.append(f"| {work} | {caller} | " +
+                        " | ".join(f"{v:,.0f}" if v else "—" for v in rps) + f" | {rps_ratio} |")
+        cpu_rows.append(f"| {work} | {caller} | " +
+                        " | ".join(f"{v:,.0f} µs" if v else "—" for v in cpu) +
+                        (f" | {cpu_ratio:.3g}× |" if cpu_ratio else " | — |"))
+        if cpu_ratio:
+            verdicts.append(f"- {work}, {caller}: " +
+                            ("flat" if cpu_ratio <= FLAT_RATIO else f"grows {cpu_ratio:,.0f}×") +
+                            f" from {sizes[0]:,} to {sizes[-1]:,} things.")
+    data_rows = ["| things | users | tasks | the heavy user's tasks | database | dump and import |",
+                 "|---:|---:|---:|---:|---:|---:|"]
+    for n, env, _, _ in runs:
+        data_rows.append(f"| {n:,} | {int(env.get('users', 0)):,} | {int(env.get('tasks', 0)):,} "
+                         f"| {int(env.get('heavy_tasks', 0) or 0):,} "
+                         f"| {int(env['db_bytes']) / 2**20:,.0f} MiB | {env['import_s']} s |")
+    plans_same = all(plan_text(r[3]) == plan_text(runs[0][3]) for r in runs)
+    loads = ", ".join(f"{n:,}: " + " ".join(r[name]["loadavg"] for name, _, _ in SCALE_SCENARIOS
+                                            if r.get(name))
+                      for n, _, r, _ in runs)
+    any_run = next(r[2][name] for r in runs for name, _, _ in SCALE_SCENARIOS if r[2][name])
+    return f"""## Scaling from {sizes[0]:,} to {sizes[-1]:,} things
+
+Measured by `make bench SCALE=1` (`bench/run.sh --scale`, which runs `bench/scale.sh`). For each
+size `bench/dataset.py --seed 1 --things N --dump -` writes a dump in the format of `froth export`.
+`froth import` loads it into a fresh SQLite database through the store's insert code, because
+signing up thousands of users through the API would cost a password hash each. One user, the
+heavy user, created a tenth of the tasks. Every other user created 100, so a regular user's
+rows stay the same while the table grows. The wrk scripts and options are those of the table
+above (`{any_run['command'].split(' -s ')[0]}`), rotating over up to 1,000 regular users
+or sending the heavy user's token alone. Load average after each run: {loads}.
+
+{chr(10).join(data_rows)}
+
+Requests per second:
+
+{chr(10).join(rps_rows)}
+
+froth's CPU time per request (utime + stime over the measured run, divided by the requests),
+which depends less on what else runs on the machine:
+
+{chr(10).join(cpu_rows)}
+
+{chr(10).join(verdicts)}
+
+Cost per request is flat where an index finds the caller's rows without reading others. GET by
+id is a primary-key lookup at any size, and a regular user's search reads that user's 100 rows
+whatever the table holds. It grows with the number of rows the caller may find, not with the
+table, and the heavy user's rows are a tenth of the table. The todo app grants Task to
+its creator ("mine") and to its assignee ("assigned"), so the privacy condition is
+`_created_by = ? OR f_assignee = ?`. SQLite serves each side from its own index
+(MULTI-INDEX OR) and then sorts all matches in a temporary B-tree for ORDER BY "_created", "_id"
+before it can return the first 20. `exclude_remaining` drops the COUNT(*) subquery, which reads
+every match a second time, but not the sort, so the heavy user's search costs in proportion to
+that user's rows either way.{superlinear_note(runs)} An app whose find rule is a single condition on an indexed field
+(creator alone) lets the `(_created_by, _created, _id)` index return rows in page order, so the
+page stops after 20 rows. There only the exact `remaining` count still reads all of the user's
+rows.
+
+SQLite's plans, logged by froth at `--log-level debug` when each statement is first prepared
+(`build/bench/scale/SIZE/plans.log`); they are {"the same at every size" if plans_same else "not the same at every size: see the logs"}:
+
+```
+{plan_text(runs[-1][3])}
+```
+
+"""
+
+
+def kept_sections(path):
+    """Return the text between the BEGIN and END markers of each kept section of the old page."""
+    kept = {}
+    if not os.path.exists(path):
+        return kept
+    with open(path) as f:
+        text = f.read()
+    for name in KEPT_SECTIONS:
+        m = re.search(rf"<!-- BEGIN {name} -->\n(.*?)<!-- END {name} -->\n", text, re.S)
+        if m:
+            kept[name] = m.group(1)
+    return kept
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", required=True, help="directory that bench/run.sh filled")
+    parser.add_argument("--scale", help="directory that bench/scale.sh filled, if it ran")
     parser.add_argument("--out", required=True, help="Markdown file to write")
     args = parser.parse_args()
+    kept = kept_sections(args.out)
+    scaling = scaling_section(args.scale)
+    if scaling is not None:
+        kept["scaling"] = scaling
 
     env = read_env(os.path.join(args.results, "run.env"))
     nginx = load(args.results, "nginx")
@@ -196,8 +404,9 @@ froth's throughput is reported as a share of nginx serving a fixed small JSON bo
 wrk load on the same machine, so the figures compare across machines. Reproduce with `make bench`:
 it installs wrk and nginx-light when missing, builds the release preset, runs every server on
 127.0.0.1 only, and rewrites this page. Raw wrk output stays in `build/bench/results/`. The
-benchmark is never a CI gate. A scaling section (cost per request from 10k to 1M things, several
-nodes on PostgreSQL) comes later.
+benchmark is never a CI gate. `make bench SCALE=1` adds the scaling runs (10k to 1M things),
+which take several minutes more; without it the page keeps the scaling section of the last run
+that made one. The profile section is written by hand from callgrind runs and kept as it is.
 
 ## {date}, commit {commit()}
 
@@ -240,7 +449,12 @@ than 1% error responses or socket errors does.
 
 Commands, from the repository root, with `build/bench/data.txt` written by `bench/dataset.py`:
 
-""" + "\n".join(commands(args.results)) + "\n"
+""" + "\n".join(commands(args.results)) + "\n\n"
+    text += connections_section(args.results)
+    for name in KEPT_SECTIONS:
+        if name in kept:
+            text += f"<!-- BEGIN {name} -->\n{kept[name]}<!-- END {name} -->\n"
+    text = text.rstrip("\n") + "\n"
     with open(args.out, "w") as f:
         f.write(text)
 

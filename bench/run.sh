@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Runs the benchmark: the nginx ceiling, then froth on SQLite with the seeded data set, one wrk
-# run per scenario, and writes docs/benchmarks.md. Every server listens on 127.0.0.1 only and
-# every wrk run is bounded by -d. Raw wrk output and samples stay in build/bench/.
-# Needs wrk, nginx and python3 (bench/install-deps.sh) and the release build (make bench does both).
+# run per scenario, the memory of 1,000 open keep-alive connections, and with --scale the
+# scaling runs of bench/scale.sh; then writes docs/benchmarks.md. Every server listens on
+# 127.0.0.1 only and every wrk run is bounded by -d. Raw wrk output and samples stay in
+# build/bench/. Needs wrk, nginx and python3 (bench/install-deps.sh) and the release build
+# (make bench does both).
+#
+# Usage: bench/run.sh [--scale] [--scale-sizes "10000 100000 1000000"] [--quick]
+#   --scale        also measure search and GET at each size of --scale-sizes (takes minutes)
+#   --quick        1 s of warm-up and 2 s measured per run, to check the harness itself
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 root=$(pwd)
+source bench/lib.sh
 froth=$root/build/froth
 app=$root/examples/todo/app.json
 out=$root/build/bench
@@ -15,6 +22,24 @@ connections=32
 warmup_s=3
 measure_s=10
 login_s=5
+hold_connections=1000
+scale=0
+scale_sizes="10000 100000 1000000"
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --scale) scale=1 ;;
+    --scale-sizes)
+        scale_sizes=${2:?--scale-sizes needs a list of sizes}
+        shift
+        ;;
+    --quick) warmup_s=1 measure_s=2 login_s=2 ;;
+    *)
+        echo "error: unknown option \"$1\"; see the usage at the top of bench/run.sh" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
 wrk_base=(wrk "-t$threads" "-c$connections" --latency)
 
 [[ -x $froth ]] || { echo "error: $froth not found; build it with: make build" >&2; exit 1; }
@@ -29,17 +54,9 @@ start_loadavg=$(cut -d' ' -f1 /proc/loadavg)
 froth_pid=""
 nginx_pid=""
 
-stop_pid() {
-    local pid=$1
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 120); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    echo "warning: process $pid did not stop within 12 s of SIGTERM; sending SIGKILL" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+# scenario NAME SCRIPT URL PID WARMUP_S MEASURE_S [WRK_OPTION...]
+scenario() {
+    run_scenario "$out/results" "$out/data.txt" "$@"
 }
 
 cleanup() {
@@ -48,64 +65,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_for_port() {
-    local port=$1 pid=$2
-    for _ in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || { echo "error: server exited during start-up" >&2; return 1; }
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "error: nothing listens on 127.0.0.1:$port after 10 s" >&2
-    return 1
-}
-
-# Prints utime + stime of a process in clock ticks.
-cpu_ticks() {
-    local stat
-    stat=$(<"/proc/$1/stat")
-    stat=${stat##*) }
-    awk '{ print $12 + $13 }' <<<"$stat"
-}
-
-# Prints one /proc/PID/status value in kB, such as VmRSS or VmHWM.
-status_kb() {
-    awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"
-}
-
-# Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0 and later), so the peak
-# read after a run belongs to that run alone.
-reset_peak() {
-    echo 5 >"/proc/$1/clear_refs" 2>/dev/null || echo "warning: cannot reset VmHWM of $1" >&2
-}
-
-# run_scenario NAME SCRIPT URL PID WARMUP_S MEASURE_S [WRK_OPTION...]
-run_scenario() {
-    local name=$1 script=$2 url=$3 pid=$4 warm=$5 measure=$6
-    shift 6
-    local args=("$@" -s "bench/$script" "$url" -- "$out/data.txt")
-    echo "== $name: warm-up ${warm}s, measure ${measure}s"
-    if [[ $warm -gt 0 ]]; then
-        "${wrk_base[@]}" "-d${warm}s" "${args[@]}" >"$out/results/$name.warmup.txt"
-    fi
-    reset_peak "$pid"
-    local before after
-    before=$(cpu_ticks "$pid")
-    "${wrk_base[@]}" "-d${measure}s" "${args[@]}" | tee "$out/results/$name.txt" |
-        grep -E 'Requests/sec|Non-2xx|Socket errors' || true
-    after=$(cpu_ticks "$pid")
-    {
-        echo "peak_kb=$(status_kb "$pid" VmHWM)"
-        echo "cpu_ticks=$((after - before))"
-        echo "clk_tck=$(getconf CLK_TCK)"
-        echo "command=wrk -t$threads -c$connections -d${measure}s --latency ${args[*]//$out/build/bench}"
-        echo "loadavg=$(cut -d' ' -f1 /proc/loadavg)"
-    } >"$out/results/$name.stats"
-}
 
 # The nginx ceiling: a fixed JSON body for every path, one worker per core, no access log.
 nginx_port=$(free_port)
@@ -143,7 +102,7 @@ EOF
 "$nginx_bin" -p "$out/nginx" -e "$out/nginx/logs/error.log" -c "$out/nginx/nginx.conf" &
 nginx_pid=$!
 wait_for_port "$nginx_port" "$nginx_pid"
-run_scenario nginx get.lua "http://127.0.0.1:$nginx_port" "$nginx_pid" "$warmup_s" "$measure_s"
+scenario nginx get.lua "http://127.0.0.1:$nginx_port" "$nginx_pid" "$warmup_s" "$measure_s"
 stop_pid "$nginx_pid"
 nginx_pid=""
 
@@ -162,17 +121,26 @@ start_rss_kb=$(status_kb "$froth_pid" VmRSS)
 sleep 1
 idle_rss_kb=$(status_kb "$froth_pid" VmRSS)
 
+# Memory with 1,000 keep-alive connections open, each having had one GET answered. froth closes
+# idle connections after 30 s (--timeout), so they are held for 5 s.
+echo "== $hold_connections keep-alive connections"
+/usr/bin/python3 bench/hold_connections.py --port "$froth_port" --pid "$froth_pid" \
+    --data "$out/data.txt" --connections "$hold_connections" --hold 5 |
+    tee "$out/results/connections.env"
+echo "fd_soft_limit=$(awk '$1 == "Max" && $3 == "files" { print $4 }' "/proc/$froth_pid/limits")" \
+    >>"$out/results/connections.env"
+
 # Scenarios that add tasks run last so that every search finds the same 100 tasks per user.
-run_scenario get get.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario search search.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario search_exclude search_exclude_remaining.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario invalid_token invalid_token.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario patch patch.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario create create.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
-run_scenario workflow workflow.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario get get.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario search search.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario search_exclude search_exclude_remaining.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario invalid_token invalid_token.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario patch patch.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario create create.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
+scenario workflow workflow.lua "$url" "$froth_pid" "$warmup_s" "$measure_s"
 # Login is bound by argon2id, so a short run without warm-up is enough for its p99. wrk's
 # default 2 s timeout would drop the slowest logins from the latency figures.
-run_scenario login login.lua "$url" "$froth_pid" 0 "$login_s" --timeout 10s
+scenario login login.lua "$url" "$froth_pid" 0 "$login_s" --timeout 10s
 peak_rss_kb=$(status_kb "$froth_pid" VmHWM)
 
 stop_pid "$froth_pid"
@@ -190,5 +158,10 @@ froth_pid=""
     echo "login_s=$login_s"
 } >"$out/results/run.env"
 
-/usr/bin/python3 bench/report.py --results "$out/results" --out docs/benchmarks.md
+if [[ $scale -eq 1 ]]; then
+    # shellcheck disable=SC2086 # the sizes are separate arguments
+    bench/scale.sh --warmup "$warmup_s" --measure "$measure_s" $scale_sizes
+fi
+
+/usr/bin/python3 bench/report.py --results "$out/results" --scale "$out/scale" --out docs/benchmarks.md
 echo "wrote docs/benchmarks.md; raw wrk output in build/bench/results"

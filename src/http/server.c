@@ -402,6 +402,9 @@ static const char *termination_name(enum MHD_RequestTerminationCode toe)
  * oversized headers) before the access handler ran. */
 static void write_access_log(const request_state_t *st, enum MHD_RequestTerminationCode toe)
 {
+    /* log_access drops the line below info level; returning first saves quoting its values. */
+    if (log_level < LOG_LEVEL_INFO)
+        return;
     const bool completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     const long long duration_us = (long long)((clock_mono_ns() - st->start_ns) / 1000);
     const char *user = st->req.log_user;

@@ -168,11 +168,32 @@ static void alias_ref(store__sql_t *q, char letter, unsigned alias)
     store__sql_put_decimal(&q->sql, alias);
 }
 
+/* Appends t<alias>."<column>". Every SELECT names every field this way, so the text is put
+ * together on the stack and appended once rather than piece by piece. */
 static void column(store__sql_t *q, unsigned alias, const app_field_t *field)
 {
-    alias_ref(q, 't', alias);
-    store__sql_puts(q, ".");
-    store__sql_ident(q, store__column_name(field));
+    const char *name = store__column_name(field);
+    if (failed(q))
+        return;
+    if (name == NULL || !ident_valid(name)) {
+        reject(q, "identifier is not 1 to 128 characters of [a-z0-9_]");
+        return;
+    }
+    char text[STORE__MAX_IDENT + 16];
+    size_t n = sizeof(text);
+    text[--n] = '"';
+    const size_t len = strlen(name);
+    n -= len;
+    memcpy(text + n, name, len);
+    text[--n] = '"';
+    text[--n] = '.';
+    unsigned rest = alias;
+    do {
+        text[--n] = (char)('0' + rest % 10);
+        rest /= 10;
+    } while (rest > 0);
+    text[--n] = 't';
+    sbuf_append(&q->sql, text + n, sizeof(text) - n);
 }
 
 /* ---- Conditions ------------------------------------------------------------------------- */
@@ -544,8 +565,8 @@ static void text_words(store__sql_t *q, scope_t s, const store_cond_t *c)
     sbuf_t words;
     sbuf_init(&words, 2 * n + 2);
     err_t err = n > 0 ? store__words_of(v.u.s.p, n, true, &words) : ERR_OK;
-    const char *kept = err == ERR_OK && words.len > 0 ? store__sql_keep(q, words.data, words.len)
-                                                      : NULL;
+    const char *kept =
+        err == ERR_OK && words.len > 0 ? store__sql_keep(q, words.data, words.len) : NULL;
     const size_t len = words.len;
     sbuf_deinit(&words);
     if (err != ERR_OK) {
@@ -595,9 +616,8 @@ static void geo_within(store__sql_t *q, scope_t s, const store_cond_t *c)
 {
     if (!field_usable(q, s, c->field))
         return;
-    const bool numbers = c->nvalues == 3 && c->values != NULL &&
-                         c->values[0].kind == VAL_NUMBER && c->values[1].kind == VAL_NUMBER &&
-                         c->values[2].kind == VAL_NUMBER;
+    const bool numbers = c->nvalues == 3 && c->values != NULL && c->values[0].kind == VAL_NUMBER &&
+                         c->values[1].kind == VAL_NUMBER && c->values[2].kind == VAL_NUMBER;
     if (c->field->builtin != BUILTIN_NONE || c->field->type.kind != FK_GEO ||
         c->field->type.is_list || !numbers || !isfinite(c->values[0].u.num) ||
         !isfinite(c->values[1].u.num) || !(c->values[2].u.num >= 0)) {
@@ -609,8 +629,8 @@ static void geo_within(store__sql_t *q, scope_t s, const store_cond_t *c)
     const double half_angle = c->values[2].u.num / (2 * EARTH_RADIUS_MILES);
     const double limit = half_angle >= PI / 2 ? 2.0 : sin(half_angle) * sin(half_angle);
     char column[STORE__MAX_IDENT + 32];
-    const int n = snprintf(column, sizeof(column), "t%u.\"%s\"", s.alias,
-                           store__column_name(c->field));
+    const int n =
+        snprintf(column, sizeof(column), "t%u.\"%s\"", s.alias, store__column_name(c->field));
     if (n < 0 || (size_t)n >= sizeof(column) || q->dialect->json_number == NULL) {
         reject(q, "geographic condition cannot be rendered");
         return;
@@ -691,8 +711,7 @@ static void cond(store__sql_t *q, scope_t s, const store_cond_t *c)
     reject(q, "unknown condition kind");
 }
 
-void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias,
-                     const store_cond_t *c)
+void store__sql_cond(store__sql_t *q, const app_type_t *type, unsigned alias, const store_cond_t *c)
 {
     if (c == NULL) {
         literal(q, true);
@@ -953,8 +972,7 @@ void store__sql_delete(store__sql_t *q, const app_type_t *type, const char *id)
     store__sql_param(q, cstr_value(id));
 }
 
-void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type,
-                              const char *email_norm)
+void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type, const char *email_norm)
 {
     store__sql_puts(q, "SELECT \"_id\", \"_password_hash\" FROM ");
     store__sql_ident(q, user_type->table);

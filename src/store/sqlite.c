@@ -76,6 +76,31 @@ static store__sqlite_cached_t *cache_slot(store__sqlite_conn_t *c)
     return victim;
 }
 
+/* Logs SQLite's plan for a statement at debug level, one line per step, when the statement is
+ * first prepared on a connection. The plan names the tables and indexes a search reads, which is
+ * how bench/scale.sh shows which searches stay flat as a table grows. Nothing is bound, so the
+ * lines carry no values. */
+static void log_query_plan(store__sqlite_conn_t *c, const char *sql, size_t len, const char *op)
+{
+    static const char prefix[] = "EXPLAIN QUERY PLAN ";
+    char *text = malloc(sizeof(prefix) + len);
+    if (text == NULL)
+        return;
+    memcpy(text, prefix, sizeof(prefix) - 1);
+    memcpy(text + sizeof(prefix) - 1, sql, len);
+    text[sizeof(prefix) - 1 + len] = '\0';
+    sqlite3_stmt *plan = NULL;
+    if (sqlite3_prepare_v2(c->db, text, -1, &plan, NULL) == SQLITE_OK) {
+        while (sqlite3_step(plan) == SQLITE_ROW) {
+            const char *detail = (const char *)sqlite3_column_text(plan, 3);
+            LOG_DEBUG("sqlite query plan", "op=%s step=%s", log_quote(op),
+                      log_quote(detail != NULL ? detail : ""));
+        }
+    }
+    sqlite3_finalize(plan);
+    free(text);
+}
+
 err_t store__sqlite_prepare(store__sqlite_conn_t *c, const char *sql, size_t len,
                             sqlite3_stmt **out, const char *op)
 {
@@ -95,10 +120,12 @@ err_t store__sqlite_prepare(store__sqlite_conn_t *c, const char *sql, size_t len
 
     const bool keep = len <= CACHE_MAX_SQL;
     sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(c->db, sql, (int)len, keep ? SQLITE_PREPARE_PERSISTENT : 0,
-                                &stmt, NULL);
+    int rc =
+        sqlite3_prepare_v3(c->db, sql, (int)len, keep ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, NULL);
     if (rc != SQLITE_OK)
         return store__sqlite_fail(c, rc, op);
+    if (log_level >= LOG_LEVEL_DEBUG)
+        log_query_plan(c, sql, len, op);
     char *copy = keep ? malloc(len + 1) : NULL;
     if (copy != NULL) {
         memcpy(copy, sql, len);
@@ -145,8 +172,8 @@ int store__sqlite_bind_value(sqlite3_stmt *stmt, int index, const value_t *v)
     return SQLITE_MISUSE;
 }
 
-err_t store__sqlite_prepare_sql(store__sqlite_conn_t *c, const store__sql_t *q,
-                                sqlite3_stmt **out, const char *op)
+err_t store__sqlite_prepare_sql(store__sqlite_conn_t *c, const store__sql_t *q, sqlite3_stmt **out,
+                                const char *op)
 {
     *out = NULL;
     err_t err = store__sql_error(q);
@@ -254,8 +281,8 @@ static err_t configure(store__sqlite_conn_t *c, const char *path)
     err_t err = set_wal(c, path);
     if (err != ERR_OK)
         return err;
-    int rc = sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", NULL, NULL,
-                          NULL);
+    int rc =
+        sqlite3_exec(c->db, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON", NULL, NULL, NULL);
     return rc == SQLITE_OK ? ERR_OK : store__sqlite_fail(c, rc, "configure connection");
 }
 
@@ -388,9 +415,8 @@ const store__dialect_t store__sqlite_dialect = {
     .json_number = json_number,
 };
 
-static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms,
-                                int64_t window_ms, int64_t delta, int64_t *count,
-                                int64_t *window_end_ms)
+static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,
+                                int64_t delta, int64_t *count, int64_t *window_end_ms)
 {
     return store__memory_counter_hit(key, now_ms, window_ms, delta, count, window_end_ms);
 }

@@ -240,6 +240,10 @@ static void sbuf_put_number_formats(void **state)
     expect_number(0.1 + 0.2, "0.30000000000000004");
     expect_number(123456789012.0, "123456789012");
     expect_number(-0.000125, "-0.000125");
+    expect_number(-0.0, "-0");
+    expect_number(9007199254740991.0, "9007199254740991");
+    expect_number(-9007199254740991.0, "-9007199254740991");
+    expect_number(9007199254740992.0, "9007199254740992");
     expect_number(NAN, "null");
     expect_number(INFINITY, "null");
     expect_number(-INFINITY, "null");
@@ -258,6 +262,21 @@ static void clock_format_iso_writes_utc(void **state)
     assert_string_equal(out, "1969-12-31T23:59:59.999Z");
     clock_format_iso(951782400000, out);
     assert_string_equal(out, "2000-02-29T00:00:00.000Z");
+    clock_format_iso(253402300799999, out);
+    assert_string_equal(out, "9999-12-31T23:59:59.999Z");
+    clock_format_iso(-62135596800000, out);
+    assert_string_equal(out, "0001-01-01T00:00:00.000Z");
+}
+
+static void clock_format_iso_clamps_year(void **state)
+{
+    char out[32];
+    clock_format_iso(INT64_MAX / 2, out);
+    assert_int_equal(strlen(out), 24);
+    assert_memory_equal(out, "9999-", 5);
+    clock_format_iso(-62135596800000 * 2, out);
+    assert_int_equal(strlen(out), 24);
+    assert_memory_equal(out, "0000-", 5);
 }
 
 static void expect_date(const char *text, int64_t expected)
@@ -624,6 +643,7 @@ int main(void)
         cmocka_unit_test(sbuf_json_string_escapes),
         cmocka_unit_test(sbuf_put_number_formats),
         cmocka_unit_test(clock_format_iso_writes_utc),
+        cmocka_unit_test(clock_format_iso_clamps_year),
         cmocka_unit_test(clock_parse_date_accepts_formats),
         cmocka_unit_test(clock_parse_date_rejects_invalid),
         cmocka_unit_test(clock_parse_date_applies_zone),
