@@ -27,9 +27,24 @@ static const char INTERNAL_DDL[] =
     "\"expires\" INTEGER NOT NULL, "
     "\"idle_ms\" INTEGER NOT NULL, "
     "\"two_factor\" INTEGER NOT NULL DEFAULT 0, "
-    "\"revoked\" INTEGER NOT NULL DEFAULT 0);"
+    "\"revoked\" INTEGER NOT NULL DEFAULT 0, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT);"
     "CREATE INDEX IF NOT EXISTS \"_froth_sessions__user_id\" ON \"_froth_sessions\" "
     "(\"user_id\");"
+    "CREATE TABLE IF NOT EXISTS \"_froth_audit\" ("
+    "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "\"time\" INTEGER NOT NULL, "
+    "\"event\" TEXT NOT NULL, "
+    "\"user_id\" TEXT, "
+    "\"admin_label\" TEXT, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT, "
+    "\"session_id\" TEXT, "
+    "\"detail\" TEXT);"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__time\" ON \"_froth_audit\" (\"time\");"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__user_id\" ON \"_froth_audit\" "
+    "(\"user_id\", \"id\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_admin_tokens\" ("
     "\"label\" TEXT PRIMARY KEY NOT NULL, "
     "\"token_hash\" BLOB NOT NULL UNIQUE, "
@@ -463,12 +478,49 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
 
 /* ---- Entry points ----------------------------------------------------------------------- */
 
+/* Columns added to the store's own tables after they were first released. CREATE TABLE IF NOT
+ * EXISTS leaves an older table as it was, so each is added here when it is missing. */
+static const struct {
+    const char *table;
+    const char *column;
+    const char *sql_type;
+} LATER_COLUMNS[] = {
+    {"_froth_sessions", "client_address", "TEXT"},
+    {"_froth_sessions", "user_agent", "TEXT"},
+};
+
+static err_t add_later_columns(migration_t *m)
+{
+    err_t err = ERR_OK;
+    for (size_t i = 0; err == ERR_OK && i < sizeof(LATER_COLUMNS) / sizeof(LATER_COLUMNS[0]);
+         i++) {
+        char have[64];
+        bool found = false;
+        err = declared_type(m, LATER_COLUMNS[i].table, LATER_COLUMNS[i].column, have,
+                            sizeof(have), &found);
+        if (err != ERR_OK || found)
+            continue;
+        store__sql_t q;
+        init_sql(&q);
+        store__sql_puts(&q, "ALTER TABLE ");
+        store__sql_ident(&q, LATER_COLUMNS[i].table);
+        store__sql_puts(&q, " ADD COLUMN ");
+        store__sql_ident(&q, LATER_COLUMNS[i].column);
+        store__sql_puts(&q, " ");
+        store__sql_puts(&q, LATER_COLUMNS[i].sql_type);
+        LOG_INFO("adding column", "table=%s column=%s", LATER_COLUMNS[i].table,
+                 LATER_COLUMNS[i].column);
+        err = run(m, &q, "adding a column", NULL, 0, NULL);
+    }
+    return err;
+}
+
 static err_t create_internal(migration_t *m)
 {
     char *message = NULL;
     int rc = sqlite3_exec(m->c->db, INTERNAL_DDL, NULL, NULL, &message);
     if (rc == SQLITE_OK)
-        return ERR_OK;
+        return add_later_columns(m);
     snprintf(m->errbuf, m->errlen, "creating the store's own tables failed: %s",
              message != NULL ? message : sqlite3_errstr(rc));
     sqlite3_free(message);
