@@ -31,6 +31,7 @@ typedef struct {
     auth_throttle_config_t throttle;
     unsigned scheduler_poll_ms;
     unsigned idle_days;
+    unsigned audit_days;
     const char *trusted_proxies;
 } options_t;
 
@@ -47,5 +48,6 @@ bool cli_migrate_store(store_t *store, const app_t *app, const char *url);
 int cmd_admin_token(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -63,6 +63,7 @@ static void usage(FILE *f)
           "  export        write all of an app's data (things, users, sessions, admin tokens)\n"
           "                to a dump\n"
           "  import        load a dump written by export into an empty database\n"
+          "  audit         print the audit log: logins, sessions, passwords, 2FA, admin tokens\n"
           "  version       print the version\n"
           "\n"
           "Run 'froth <command> --help' for the options of a command.\n",
@@ -106,6 +107,8 @@ static void usage_serve(FILE *f)
         "                      FROTH_TRUSTED_PROXIES; default none: the header is ignored)\n"
         "  --idle-days N       days a user token may go unused before it expires; each use\n"
         "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
+        "  --audit-days N      days audit log rows are kept, 0 for ever; older rows are\n"
+        "                      deleted at start and hourly (env FROTH_AUDIT_DAYS; default 90)\n"
         "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
         "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
         "  --scheduler-poll-ms N  how often due scheduled workflows are looked for, in ms\n"
@@ -160,6 +163,7 @@ enum {
     OPT_SCHEDULER_POLL,
     OPT_DB_POOL,
     OPT_IDLE_DAYS,
+    OPT_AUDIT_DAYS,
     OPT_TRUSTED_PROXIES,
     OPT_FILES_DIR,
     OPT_MAX_FILE_BYTES,
@@ -180,6 +184,7 @@ static const struct option long_options[] = {
     {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
     {"db-pool", required_argument, NULL, OPT_DB_POOL},
     {"idle-days", required_argument, NULL, OPT_IDLE_DAYS},
+    {"audit-days", required_argument, NULL, OPT_AUDIT_DAYS},
     {"trusted-proxies", required_argument, NULL, OPT_TRUSTED_PROXIES},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
@@ -309,6 +314,13 @@ static bool apply_option(options_t *o, int opt, const char *value)
         }
         o->idle_days = (unsigned)v;
         return true;
+    case OPT_AUDIT_DAYS:
+        if (!set_uint("audit retention", value, 36500, &v)) {
+            fprintf(stderr, "froth: --audit-days must be from 0 to 36500\n");
+            return false;
+        }
+        o->audit_days = (unsigned)v;
+        return true;
     case OPT_DB_POOL:
         if (!set_uint("pool size", value, 1000, &v) || v == 0) {
             fprintf(stderr, "froth: --db-pool must be from 1 to 1000\n");
@@ -368,6 +380,7 @@ static bool load_env(options_t *o)
         {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
         {"FROTH_DB_POOL", OPT_DB_POOL},
         {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
+        {"FROTH_AUDIT_DAYS", OPT_AUDIT_DAYS},
         {"FROTH_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -389,6 +402,7 @@ int cli_parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
     o->drain_ms = 10000;
     o->scheduler_poll_ms = 1000;
     o->idle_days = 30;
+    o->audit_days = AUTH_AUDIT_DAYS;
     o->files_dir = "files";
     o->max_file_bytes = 10 * 1024 * 1024;
     o->throttle = (auth_throttle_config_t){
@@ -600,9 +614,9 @@ static int cmd_serve(int argc, char **argv)
     if (o.cors != NULL && origins == NULL)
         goto out;
 
-    if (wf_scheduler_start(app, store, o.scheduler_poll_ms, &scheduler) != ERR_OK ||
-        (test_store != NULL &&
-         wf_scheduler_start(app, test_store, o.scheduler_poll_ms, &test_scheduler) != ERR_OK)) {
+    if (wf_scheduler_start(app, store, o.scheduler_poll_ms, o.audit_days, &scheduler) != ERR_OK ||
+        (test_store != NULL && wf_scheduler_start(app, test_store, o.scheduler_poll_ms,
+                                                  o.audit_days, &test_scheduler) != ERR_OK)) {
         fprintf(stderr, "froth: cannot start the scheduler\n");
         goto out;
     }
@@ -683,6 +697,8 @@ int main(int argc, char **argv)
         return cmd_admin_token(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return cmd_import(argc - 1, argv + 1);
     fprintf(stderr, "froth: unknown command \"%s\"\n\n", cmd);

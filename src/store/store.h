@@ -405,8 +405,9 @@ typedef struct {
 /* Writes a dump of the app's data to the file descriptor fd: a header line, one JSON line per
  * thing of every type (all fields and built-ins; for users also the email and password hash),
  * one per session and one per admin token (with its token hash), one per audit log row, then a
- * closing line with the counts. export.c describes the format. Everything is read in one read transaction, so the dump
- * is consistent while others write, and in pages, so memory does not grow with the tables.
+ * closing line with the counts. export.c describes the format. Everything is read in one read
+ * transaction, so the dump is consistent while others write, and in pages, so memory does not
+ * grow with the tables.
  * Returns ERR_IO when a write fails and another error when reading fails, with a message for the
  * operator in errbuf. A dump cut short by an error has no closing line, which store_import
  * rejects. fd is not closed. */

@@ -324,7 +324,7 @@ static void session_lifetimes_follow_stay_logged_in(void **state)
         int64_t lifetime = -1;
         const int64_t now = clock_now_ms();
         assert_int_equal(auth_session_create(f->conn, user_id, cases[i].stay, cases[i].two_factor,
-                                             now, token, &lifetime),
+                                             NULL, now, token, NULL, &lifetime),
                          ERR_OK);
         assert_int_equal(lifetime, cases[i].lifetime_s);
         assert_int_equal(strlen(token), 43);
@@ -368,8 +368,8 @@ static void identify_after_revoke_expired(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify(f, token, &caller), ERR_OK);
@@ -385,8 +385,8 @@ static void short_session_expires_after_24_hours(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, false, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, false, false, NULL, clock_now_ms(),
+                                         token, NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 23 * HOUR_MS, &caller), ERR_OK);
@@ -398,8 +398,8 @@ static void long_session_expires_when_idle(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 31 * DAY_MS, &caller), ERR_EXPIRED);
@@ -413,7 +413,8 @@ static void long_session_use_extends_idle_window(void **state)
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
     const int64_t created = clock_now_ms();
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, created, token, &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, created, token, NULL,
+                                         &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 20 * DAY_MS, &caller), ERR_OK);
@@ -430,8 +431,8 @@ static void long_session_expires_after_12_months_despite_use(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     for (int day = 20; day <= 360; day += 20)
@@ -446,7 +447,8 @@ static void session_last_used_written_once_a_minute(void **state)
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
     const int64_t created = clock_now_ms();
-    assert_int_equal(auth_session_create(f->conn, user_id, false, false, created, token, &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, false, false, NULL, created, token, NULL,
+                                         &lifetime),
                      ERR_OK);
     auth_caller_t caller;
 
