@@ -2,9 +2,9 @@
  *
  *   GET /_froth/audit?user_id=&event=&since=&limit=&cursor=
  *
- * Rows come newest first. Paging uses a cursor like the Data API's, but the cursor is the id of
- * the last row of the previous page (returned as next_cursor), not an offset, so rows written
- * while an admin pages through the log neither repeat nor shift the pages.
+ * Rows come newest first. Paging uses a cursor like the Data API's. Here the cursor is the id of
+ * the last row of the previous page (returned as next_cursor), not an offset. Rows written while
+ * an admin pages through the log therefore neither repeat nor shift the pages.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -73,7 +73,7 @@ auth_origin_t api__origin(const api_call_t *call)
                            .user_agent = http_header(call->req, "User-Agent")};
 }
 
-/* Records an admin token's first use in the database that holds the token. */
+/* Records an admin token's first use in the database that contains the token. */
 static void audit_first_use(api_call_t *call, store_conn_t *conn)
 {
     if (call->caller.kind != CALLER_ADMIN || !call->caller.admin_first_use)

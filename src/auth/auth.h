@@ -117,7 +117,7 @@ err_t auth_admin_token_create(store_conn_t *conn, const char *label, int64_t now
 
 /* ---- The audit log (audit.c) ---- */
 
-/* Days audit rows are kept unless --audit-days says otherwise. */
+/* Days audit rows are kept by default; --audit-days sets another number. */
 #define AUTH_AUDIT_DAYS 90
 
 /* One event for the audit log. Every member but event may be NULL. detail is a short text of
@@ -134,7 +134,7 @@ typedef struct {
 
 /* Copies text into out (size bytes, at least 1) for storage: cut to size - 1 bytes, with every
  * byte outside printable ASCII replaced by '?', so whatever header a client sends is valid UTF-8
- * for a PostgreSQL TEXT column and holds no control characters. NULL copies "". */
+ * for a PostgreSQL TEXT column and contains no control characters. NULL copies "". */
 void auth_origin_copy(const char *text, char *out, size_t size);
 
 /* Writes the entry to the audit log at now_ms, as part of the transaction open on conn if there

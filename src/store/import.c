@@ -265,8 +265,8 @@ static err_t get_text(importer_t *im, json_t *obj, const char *key, const char *
     return ERR_OK;
 }
 
-/* Copies an optional string of at most size - 1 bytes without NUL bytes into out; "" when the
- * key is missing, so dumps written before the member existed still read. */
+/* Copies an optional string of at most size - 1 bytes without NUL bytes into out. A missing key
+ * gives "", so dumps written before the member existed still read. */
 static err_t get_optional_text(importer_t *im, json_t *obj, const char *key, const char *record,
                                char *out, size_t size)
 {
@@ -562,9 +562,9 @@ static err_t import_thing(importer_t *im, json_t *root)
 
 static err_t import_session(importer_t *im, json_t *obj)
 {
-    static const char *const keys[] = {
-        "id",         "user_id", "created_ms",     "last_used_ms", "expires_ms", "idle_ms",
-        "two_factor", "revoked", "token_hash", "client_address", "user_agent", NULL};
+    static const char *const keys[] = {"id",         "user_id",        "created_ms", "last_used_ms",
+                                       "expires_ms", "idle_ms",        "two_factor", "revoked",
+                                       "token_hash", "client_address", "user_agent", NULL};
     const char *record = "a session";
     if (!json_is_object(obj))
         return fail(im, ERR_INVALID, "\"session\" must be an object");
@@ -593,8 +593,7 @@ static err_t import_session(importer_t *im, json_t *obj)
         err = get_optional_text(im, obj, "client_address", record, s.client_address,
                                 sizeof(s.client_address));
     if (err == ERR_OK)
-        err = get_optional_text(im, obj, "user_agent", record, s.user_agent,
-                                sizeof(s.user_agent));
+        err = get_optional_text(im, obj, "user_agent", record, s.user_agent, sizeof(s.user_agent));
     if (err != ERR_OK)
         return err;
 
@@ -643,9 +642,9 @@ static err_t import_admin_token(importer_t *im, json_t *obj)
 
 static err_t import_audit(importer_t *im, json_t *obj)
 {
-    static const char *const keys[] = {"time_ms",    "event",      "user_id", "admin_label",
-                                       "client_address", "user_agent", "session_id", "detail",
-                                       NULL};
+    static const char *const keys[] = {"time_ms",     "event",          "user_id",
+                                       "admin_label", "client_address", "user_agent",
+                                       "session_id",  "detail",         NULL};
     const char *record = "an audit row";
     if (!json_is_object(obj))
         return fail(im, ERR_INVALID, "\"audit\" must be an object");

@@ -137,8 +137,7 @@ err_t store__pg_session_get(store_conn_t *conn, const unsigned char hash[32],
         out->idle_ms = int_column(res, 0, 5);
         out->two_factor = bool_column(res, 0, 6);
         out->revoked = bool_column(res, 0, 7);
-        err = copy_column(res, 8, out->client_address, sizeof(out->client_address),
-                          "get session");
+        err = copy_column(res, 8, out->client_address, sizeof(out->client_address), "get session");
     }
     if (err == ERR_OK)
         err = copy_column(res, 9, out->user_agent, sizeof(out->user_agent), "get session");

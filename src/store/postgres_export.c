@@ -184,8 +184,7 @@ static err_t read_session(const PGresult *res, int r, unsigned char hash[HASH_LE
     s->two_factor = bool_column(res, r, 7);
     s->revoked = bool_column(res, r, 8);
     if (err == ERR_OK)
-        err = read_text(res, r, 9, s->client_address, sizeof(s->client_address),
-                        "export sessions");
+        err = read_text(res, r, 9, s->client_address, sizeof(s->client_address), "export sessions");
     if (err == ERR_OK)
         err = read_text(res, r, 10, s->user_agent, sizeof(s->user_agent), "export sessions");
     return err;
@@ -209,7 +208,7 @@ static err_t run_page(store_conn_t *conn, const char *first_sql, const char *nex
 
 #define SESSION_COLUMNS                                                                            \
     "SELECT encode(\"token_hash\", 'hex'), \"id\", \"user_id\", \"created\", \"last_used\", "      \
-    "\"expires\", \"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", "              \
+    "\"expires\", \"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", "                  \
     "\"user_agent\" FROM \"_froth_sessions\" "
 
 err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_hash, size_t limit,

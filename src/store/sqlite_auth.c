@@ -105,8 +105,7 @@ static err_t read_session(sqlite3_stmt *stmt, store_session_t *out)
     out->two_factor = sqlite3_column_int(stmt, 6) != 0;
     out->revoked = sqlite3_column_int(stmt, 7) != 0;
     if (err == ERR_OK)
-        err = copy_column(stmt, 8, out->client_address, sizeof(out->client_address),
-                          "get session");
+        err = copy_column(stmt, 8, out->client_address, sizeof(out->client_address), "get session");
     if (err == ERR_OK)
         err = copy_column(stmt, 9, out->user_agent, sizeof(out->user_agent), "get session");
     return err;

@@ -224,7 +224,7 @@ err_t store__sqlite_export_things(store_conn_t *conn, const app_type_t *type, in
 
 #define SESSION_COLUMNS                                                                            \
     "SELECT \"token_hash\", \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", "        \
-    "\"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", \"user_agent\" "          \
+    "\"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", \"user_agent\" "                \
     "FROM \"_froth_sessions\" "
 
 err_t store__sqlite_export_sessions(store_conn_t *conn, const unsigned char *after_hash,

@@ -492,12 +492,11 @@ static const struct {
 static err_t add_later_columns(migration_t *m)
 {
     err_t err = ERR_OK;
-    for (size_t i = 0; err == ERR_OK && i < sizeof(LATER_COLUMNS) / sizeof(LATER_COLUMNS[0]);
-         i++) {
+    for (size_t i = 0; err == ERR_OK && i < sizeof(LATER_COLUMNS) / sizeof(LATER_COLUMNS[0]); i++) {
         char have[64];
         bool found = false;
-        err = declared_type(m, LATER_COLUMNS[i].table, LATER_COLUMNS[i].column, have,
-                            sizeof(have), &found);
+        err = declared_type(m, LATER_COLUMNS[i].table, LATER_COLUMNS[i].column, have, sizeof(have),
+                            &found);
         if (err != ERR_OK || found)
             continue;
         store__sql_t q;

@@ -734,8 +734,8 @@ err_t store_session_insert(store_conn_t *conn, const unsigned char hash[32],
     return conn->store->backend->session_insert(conn, hash, session);
 }
 
-err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
-                                  int64_t used_ms, bool *first)
+err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32], int64_t used_ms,
+                                  bool *first)
 {
     if (first != NULL)
         *first = false;

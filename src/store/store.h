@@ -334,8 +334,8 @@ err_t store_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
 
 /* Records the first use of a token: sets last-used to used_ms when it was never used, in one
  * statement, so of two concurrent first requests only one sets *first. */
-err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
-                                  int64_t used_ms, bool *first) WARN_UNUSED;
+err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32], int64_t used_ms,
+                                  bool *first) WARN_UNUSED;
 
 /* Lists tokens in creation order into arena. */
 err_t store_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
@@ -350,11 +350,11 @@ err_t store_admin_token_revoke(store_conn_t *conn, const char *label) WARN_UNUSE
 #define STORE_AUDIT_DETAIL_MAX 255
 #define STORE_AUDIT_PAGE_MAX 500 /* rows one store_audit_list call returns at most */
 
-/* One row of the audit log. Empty strings are stored as NULL and read back as "". No field ever
- * holds a token, password, code, secret or hash: callers put only ids, labels and reasons in
- * detail. */
+/* One row of the audit log. Empty strings are stored as NULL and read back as "". Callers put
+ * only ids, labels and reasons in it, so no field contains a token, password, code, secret or
+ * hash. */
 typedef struct {
-    int64_t id;      /* assigned by store_audit_insert, increasing with each insert */
+    int64_t id; /* assigned by store_audit_insert, increasing with each insert */
     int64_t time_ms;
     char event[STORE_AUDIT_EVENT_MAX + 1]; /* "login.failed", "session.revoked", ... */
     char user_id[40];
@@ -369,11 +369,11 @@ typedef struct {
 typedef struct {
     const char *user_id;
     const char *event;
-    int64_t since_ms;   /* rows with time_ms >= since_ms */
-    int64_t before_id;  /* newest first: rows with id < before_id (the previous page's last) */
-    int64_t after_id;   /* with oldest_first: rows with id > after_id */
-    bool oldest_first;  /* ascending id order, for export; newest first otherwise */
-    size_t limit;       /* 1 to STORE_AUDIT_PAGE_MAX */
+    int64_t since_ms;  /* rows with time_ms >= since_ms */
+    int64_t before_id; /* newest first: rows with id < before_id (the previous page's last) */
+    int64_t after_id;  /* with oldest_first: rows with id > after_id */
+    bool oldest_first; /* ascending id order, for export; newest first otherwise */
+    size_t limit;      /* 1 to STORE_AUDIT_PAGE_MAX */
 } store_audit_query_t;
 
 /* Appends a row, as part of the caller's transaction if one is open, and sets row->id. A string

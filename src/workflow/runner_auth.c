@@ -271,7 +271,11 @@ err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
     if (!known || !ok) {
         if (valid)
             auth_throttle_account_failed(store, norm, r->ctx->now_ms);
-        const char *reason = !valid ? "invalid_email" : known ? "wrong_password" : "unknown_email";
+        const char *reason = "wrong_password";
+        if (!valid)
+            reason = "invalid_email";
+        else if (!known)
+            reason = "unknown_email";
         LOG_INFO("login failed", "reason=%s", reason);
         audit_login_failed(r, known ? id : NULL, reason);
         wf__fail(r, 400, "INVALID_LOGIN_CREDENTIALS",

@@ -21,8 +21,8 @@
 #define CLAIM_BATCH 16
 #define LEASE_MS (5 * 60 * 1000) /* longer than any run; Bubble stops a run after 300 s */
 
-/* Audit rows are pruned this often. Each node prunes on its own; the deletes of several nodes
- * overlap harmlessly, and an hour keeps the table within an hour's rows of the retention. */
+/* Audit rows are pruned this often, so the table keeps at most an hour's rows past the retention.
+ * Each node prunes on its own, and the deletes of several nodes overlap harmlessly. */
 #define PRUNE_INTERVAL_MS (60 * 60 * 1000)
 #define DAY_MS ((int64_t)24 * 60 * 60 * 1000)
 
