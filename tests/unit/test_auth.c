@@ -114,6 +114,19 @@ static void token_new_is_43_base64url_chars(void **state)
     }
 }
 
+static void origin_copy_cuts_and_cleans(void **state)
+{
+    char out[8];
+    auth_origin_copy(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    auth_origin_copy("curl/8", out, sizeof(out));
+    assert_string_equal(out, "curl/8");
+    auth_origin_copy("a\tb\x7f\xc3\xa9z", out, sizeof(out));
+    assert_string_equal(out, "a?b???z");
+    auth_origin_copy("abcdefghijk", out, sizeof(out));
+    assert_string_equal(out, "abcdefg");
+}
+
 static void token_new_is_distinct(void **state)
 {
     (void)state;
@@ -533,6 +546,7 @@ int main(void)
         cmocka_unit_test(password_unknown_user_takes_comparable_time),
         cmocka_unit_test(token_new_is_43_base64url_chars),
         cmocka_unit_test(token_new_is_distinct),
+        cmocka_unit_test(origin_copy_cuts_and_cleans),
         cmocka_unit_test(token_hash_is_sha256),
         cmocka_unit_test(email_normalize_trims_and_lowercases),
         cmocka_unit_test(email_normalize_rejects_malformed),
