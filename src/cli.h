@@ -32,6 +32,7 @@ typedef struct {
     auth_throttle_config_t throttle;
     unsigned scheduler_poll_ms;
     unsigned idle_days;
+    unsigned audit_days;
     const char *trusted_proxies;
     /* The SMTP relay; without smtp_url, emails stay in the outbox. */
     const char *smtp_url;
@@ -64,5 +65,6 @@ int cmd_admin_token(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 #endif

@@ -17,9 +17,35 @@ static void usage_admin_token(FILE *f)
           "\n"
           "create prints a new admin API token once; only its hash is stored. regenerate\n"
           "replaces a token under the same label and prints the new one once. Admin tokens\n"
-          "bypass privacy rules but reach only exposed types and workflows. --db defaults to\n"
-          "env FROTH_DB, then sqlite:froth.db.\n",
+          "bypass privacy rules but reach only exposed types and workflows. Each change is\n"
+          "written to the audit log (froth audit). --db defaults to env FROTH_DB, then\n"
+          "sqlite:froth.db.\n",
           f);
+}
+
+/* Records a change to an admin token made by this command in the audit log. */
+static err_t audit(store_conn_t *conn, const char *event, const char *label)
+{
+    const auth_audit_t entry = {.event = event, .admin_label = label, .detail = "source=cli"};
+    return auth_audit(conn, &entry, clock_now_ms());
+}
+
+/* Creates the token and its audit row in one transaction. */
+static err_t create_audited(store_conn_t *conn, const char *label, char token[AUTH_TOKEN_SIZE])
+{
+    err_t err = store_begin(conn, true);
+    if (err != ERR_OK)
+        return err;
+    err = auth_admin_token_create(conn, label, clock_now_ms(), token);
+    if (err == ERR_OK)
+        err = audit(conn, "admin_token.created", label);
+    if (err == ERR_OK)
+        err = store_commit(conn);
+    else
+        store_rollback(conn);
+    if (err != ERR_OK)
+        sodium_memzero(token, AUTH_TOKEN_SIZE);
+    return err;
 }
 
 static int admin_create(store_conn_t *conn, const char *label)
@@ -29,7 +55,7 @@ static int admin_create(store_conn_t *conn, const char *label)
         return 2;
     }
     char token[AUTH_TOKEN_SIZE];
-    err_t err = auth_admin_token_create(conn, label, clock_now_ms(), token);
+    err_t err = create_audited(conn, label, token);
     if (err == ERR_CONFLICT) {
         fprintf(stderr, "froth: an admin token labelled \"%s\" already exists; revoke it first\n",
                 label);
@@ -70,7 +96,15 @@ static int admin_list(store_conn_t *conn)
 
 static int admin_revoke(store_conn_t *conn, const char *label)
 {
-    err_t err = store_admin_token_revoke(conn, label);
+    err_t err = store_begin(conn, true);
+    if (err == ERR_OK)
+        err = store_admin_token_revoke(conn, label);
+    if (err == ERR_OK)
+        err = audit(conn, "admin_token.revoked", label);
+    if (err == ERR_OK)
+        err = store_commit(conn);
+    else
+        store_rollback(conn);
     if (err == ERR_NOT_FOUND) {
         fprintf(stderr, "froth: no admin token is labelled \"%s\"; see froth admin-token list\n",
                 label);
@@ -94,6 +128,8 @@ static int admin_regenerate(store_conn_t *conn, const char *label)
     char token[AUTH_TOKEN_SIZE];
     if (err == ERR_OK)
         err = auth_admin_token_create(conn, label, clock_now_ms(), token);
+    if (err == ERR_OK)
+        err = audit(conn, "admin_token.regenerated", label);
     if (err == ERR_OK)
         err = store_commit(conn);
     else

@@ -65,6 +65,7 @@ static void usage(FILE *f)
           "                to a dump\n"
           "  import        load a dump written by export into an empty database\n"
           "  explain       print which privacy rules of a type apply to a caller\n"
+          "  audit         print the audit log: logins, sessions, passwords, 2FA, admin tokens\n"
           "  version       print the version\n"
           "\n"
           "Run 'froth <command> --help' for the options of a command.\n",
@@ -108,6 +109,8 @@ static void usage_serve(FILE *f)
         "                      FROTH_TRUSTED_PROXIES; default none: the header is ignored)\n"
         "  --idle-days N       days a user token may go unused before it expires; each use\n"
         "                      extends it (env FROTH_IDLE_DAYS; default 30)\n"
+        "  --audit-days N      days audit log rows are kept, 0 for ever; older rows are\n"
+        "                      deleted at start and hourly (env FROTH_AUDIT_DAYS; default 90)\n"
         "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
         "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
         "  --scheduler-poll-ms N  how often due scheduled workflows and queued emails are\n"
@@ -182,6 +185,7 @@ enum {
     OPT_SCHEDULER_POLL,
     OPT_DB_POOL,
     OPT_IDLE_DAYS,
+    OPT_AUDIT_DAYS,
     OPT_TRUSTED_PROXIES,
     OPT_FILES_DIR,
     OPT_MAX_FILE_BYTES,
@@ -209,6 +213,7 @@ static const struct option long_options[] = {
     {"scheduler-poll-ms", required_argument, NULL, OPT_SCHEDULER_POLL},
     {"db-pool", required_argument, NULL, OPT_DB_POOL},
     {"idle-days", required_argument, NULL, OPT_IDLE_DAYS},
+    {"audit-days", required_argument, NULL, OPT_AUDIT_DAYS},
     {"trusted-proxies", required_argument, NULL, OPT_TRUSTED_PROXIES},
     {"smtp-url", required_argument, NULL, OPT_SMTP_URL},
     {"smtp-user", required_argument, NULL, OPT_SMTP_USER},
@@ -406,6 +411,13 @@ static bool apply_option(options_t *o, int opt, const char *value)
         }
         o->idle_days = (unsigned)v;
         return true;
+    case OPT_AUDIT_DAYS:
+        if (!set_uint("audit retention", value, 36500, &v)) {
+            fprintf(stderr, "froth: --audit-days must be from 0 to 36500\n");
+            return false;
+        }
+        o->audit_days = (unsigned)v;
+        return true;
     case OPT_DB_POOL:
         if (!set_uint("pool size", value, 1000, &v) || v == 0) {
             fprintf(stderr, "froth: --db-pool must be from 1 to 1000\n");
@@ -473,6 +485,7 @@ static bool load_env(options_t *o)
         {"FROTH_SCHEDULER_POLL_MS", OPT_SCHEDULER_POLL},
         {"FROTH_DB_POOL", OPT_DB_POOL},
         {"FROTH_IDLE_DAYS", OPT_IDLE_DAYS},
+        {"FROTH_AUDIT_DAYS", OPT_AUDIT_DAYS},
         {"FROTH_TRUSTED_PROXIES", OPT_TRUSTED_PROXIES},
         {"FROTH_SMTP_URL", OPT_SMTP_URL},
         {"FROTH_SMTP_USER", OPT_SMTP_USER},
@@ -501,6 +514,7 @@ int cli_parse_options(int argc, char **argv, options_t *o, void (*help)(FILE *))
     o->drain_ms = 10000;
     o->scheduler_poll_ms = 1000;
     o->idle_days = 30;
+    o->audit_days = AUTH_AUDIT_DAYS;
     o->files_dir = "files";
     o->max_file_bytes = 10 * 1024 * 1024;
     o->smtp_starttls = MAIL_STARTTLS_REQUIRED;
@@ -722,9 +736,9 @@ static int cmd_serve(int argc, char **argv)
     if (o.cors != NULL && origins == NULL)
         goto out;
 
-    if (wf_scheduler_start(app, store, o.scheduler_poll_ms, &scheduler) != ERR_OK ||
-        (test_store != NULL &&
-         wf_scheduler_start(app, test_store, o.scheduler_poll_ms, &test_scheduler) != ERR_OK)) {
+    if (wf_scheduler_start(app, store, o.scheduler_poll_ms, o.audit_days, &scheduler) != ERR_OK ||
+        (test_store != NULL && wf_scheduler_start(app, test_store, o.scheduler_poll_ms,
+                                                  o.audit_days, &test_scheduler) != ERR_OK)) {
         fprintf(stderr, "froth: cannot start the scheduler\n");
         goto out;
     }
@@ -824,6 +838,8 @@ int main(int argc, char **argv)
         return cmd_admin_token(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "audit") == 0)
+        return cmd_audit(argc - 1, argv + 1);
     if (strcmp(cmd, "import") == 0)
         return cmd_import(argc - 1, argv + 1);
     if (strcmp(cmd, "explain") == 0)

@@ -135,6 +135,12 @@ void api__explain(api_call_t *call);
 
 /* The client's address: the peer, or behind trusted proxies the address they forwarded for. */
 const char *api__client_address(const api_call_t *call);
+
+/* The client's address and User-Agent header, for sessions and audit rows (router.c). */
+auth_origin_t api__origin(const api_call_t *call);
+
+/* GET /_froth/audit: the audit log, for admin tokens only (audit.c). */
+void api__audit(api_call_t *call);
 void api__sessions(api_call_t *call, const char *id);
 
 /* Authenticates the caller, replying 401 (or the failure) and returning false when that fails. */

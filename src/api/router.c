@@ -67,6 +67,25 @@ static bool find_token(api_call_t *call, const char **token)
     return true;
 }
 
+auth_origin_t api__origin(const api_call_t *call)
+{
+    return (auth_origin_t){.client_address = api__client_address(call),
+                           .user_agent = http_header(call->req, "User-Agent")};
+}
+
+/* Records an admin token's first use in the database that contains the token. */
+static void audit_first_use(api_call_t *call, store_conn_t *conn)
+{
+    if (call->caller.kind != CALLER_ADMIN || !call->caller.admin_first_use)
+        return;
+    const auth_origin_t origin = api__origin(call);
+    const auth_audit_t entry = {.event = "admin_token.first_used",
+                                .admin_label = call->caller.admin_label,
+                                .detail = call->env_name[0] == 't' ? "environment=test" : NULL,
+                                .origin = &origin};
+    auth_audit_or_log(conn, &entry, call->now_ms);
+}
+
 /* Admin tokens are one set for both environments, as on Bubble, and live in the live database;
  * user sessions belong to the environment that issued them. */
 static err_t identify_live_admin(api_call_t *call, const char *token)
@@ -76,6 +95,8 @@ static err_t identify_live_admin(api_call_t *call, const char *token)
     if (err != ERR_OK)
         return err;
     err = auth_identify_admin(live, token, strlen(token), call->now_ms, &call->caller);
+    if (err == ERR_OK)
+        audit_first_use(call, live);
     store_release(live);
     return err;
 }
@@ -87,7 +108,9 @@ err_t api__authenticate(api_call_t *call)
         return ERR_EXPIRED;
     if (token != NULL) {
         err_t err = auth_identify(call->conn, token, strlen(token), call->now_ms, &call->caller);
-        if (err == ERR_EXPIRED && call->store != call->api->store)
+        if (err == ERR_OK)
+            audit_first_use(call, call->conn);
+        else if (err == ERR_EXPIRED && call->store != call->api->store)
             err = identify_live_admin(call, token);
         if (err != ERR_OK)
             return err;
@@ -301,6 +324,16 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
             return;
         }
         api__explain(&call);
+        store_release(call.conn);
+        return;
+    }
+
+    if (path.nseg == 2 && strcmp(path.seg[0], "_froth") == 0 && strcmp(path.seg[1], "audit") == 0) {
+        if (store_acquire(call.store, &call.conn) != ERR_OK) {
+            api__reply_failure(&call, ERR_STORE, "acquire store connection");
+            return;
+        }
+        api__audit(&call);
         store_release(call.conn);
         return;
     }

@@ -4,7 +4,8 @@
  *   DELETE /_froth/sessions/<id>   revokes one of them (204), the current one included
  *
  * Only user tokens may call it: admin tokens and anonymous callers have no sessions. Tokens are
- * never listed, only the public session ids.
+ * never listed, only the public session ids, with the client address and User-Agent of the
+ * request that created each session.
  */
 #include <string.h>
 
@@ -12,6 +13,16 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/log.h"
+
+/* Writes ,"key":"value", or ,"key":null when value is empty. */
+static void put_optional(sbuf_t *out, const char *key, const char *value)
+{
+    sbuf_printf(out, ",\"%s\":", key);
+    if (value[0] == '\0')
+        sbuf_puts(out, "null");
+    else
+        sbuf_put_json_string(out, value, strlen(value));
+}
 
 static void write_session(sbuf_t *out, const store_session_t *s, const char *current_id)
 {
@@ -24,9 +35,12 @@ static void write_session(sbuf_t *out, const store_session_t *s, const char *cur
     clock_format_iso(end, expires);
     sbuf_printf(out,
                 "{\"id\":\"%s\",\"created\":\"%s\",\"last_used\":\"%s\",\"expires\":\"%s\","
-                "\"two_factor\":%s,\"current\":%s}",
+                "\"two_factor\":%s,\"current\":%s",
                 s->id, created, used, expires, s->two_factor ? "true" : "false",
                 current_id != NULL && strcmp(current_id, s->id) == 0 ? "true" : "false");
+    put_optional(out, "client_address", s->client_address);
+    put_optional(out, "user_agent", s->user_agent);
+    sbuf_putc(out, '}');
 }
 
 static void list_sessions(api_call_t *call)
@@ -54,11 +68,36 @@ static void list_sessions(api_call_t *call)
     call->res->status = 200;
 }
 
+/* Revokes the session and records it in the audit log in one transaction: by the user when it
+ * is the session the request came with, by another of their sessions otherwise. */
+static err_t revoke_and_audit(api_call_t *call, const char *id)
+{
+    store_session_t current;
+    const bool own = store_session_get(call->conn, call->caller.token_hash, &current) == ERR_OK &&
+                     strcmp(current.id, id) == 0;
+    err_t err = store_begin(call->conn, true);
+    if (err != ERR_OK)
+        return err;
+    err = store_session_revoke_id(call->conn, call->caller.user_id, id);
+    const auth_origin_t origin = api__origin(call);
+    const auth_audit_t entry = {.event = "session.revoked",
+                                .user_id = call->caller.user_id,
+                                .session_id = id,
+                                .detail = own ? "by=user reason=sessions_api"
+                                              : "by=other_session reason=sessions_api",
+                                .origin = &origin};
+    if (err == ERR_OK)
+        err = auth_audit(call->conn, &entry, call->now_ms);
+    if (err == ERR_OK)
+        err = store_commit(call->conn);
+    else
+        store_rollback(call->conn);
+    return err;
+}
+
 static void revoke_session(api_call_t *call, const char *id)
 {
-    err_t err = id_is_valid(id, strlen(id)) ? store_session_revoke_id(call->conn,
-                                                                      call->caller.user_id, id)
-                                            : ERR_NOT_FOUND;
+    err_t err = id_is_valid(id, strlen(id)) ? revoke_and_audit(call, id) : ERR_NOT_FOUND;
     if (err == ERR_OK)
         auth_forget_user(call->caller.user_id);
     if (err == ERR_NOT_FOUND) {

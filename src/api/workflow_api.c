@@ -539,7 +539,7 @@ void api__workflow(api_call_t *call, const char *name)
         return;
 
     wf_ctx_t ctx = {.app = call->app, .conn = call->conn, .arena = call->req->arena,
-                    .now_ms = call->now_ms, .caller = &call->caller};
+                    .now_ms = call->now_ms, .caller = &call->caller, .origin = api__origin(call)};
     wf_result_t result;
     err_t err = wf_run(&ctx, wf, params, &result);
     if (err != ERR_OK) {

@@ -38,7 +38,15 @@ typedef struct {
     char admin_label[128];       /* CALLER_ADMIN */
     unsigned char token_hash[32]; /* the hash of the token used, for log_out */
     bool two_factor;
+    bool admin_first_use;        /* CALLER_ADMIN: this request is the token's first use */
 } auth_caller_t;
+
+/* Where a request came from, as recorded with sessions and audit rows. Both are NULL for work
+ * that no request started (the CLI, scheduled runs). */
+typedef struct {
+    const char *client_address; /* after --trusted-proxies */
+    const char *user_agent;     /* the User-Agent header, NULL when none was sent */
+} auth_origin_t;
 
 /* Initialises libsodium and the hashing limiter: at most max_hashes concurrent hashes.
  * Returns ERR_INTERNAL when libsodium cannot start. Call once before threads start. */
@@ -91,10 +99,12 @@ err_t auth_identify(store_conn_t *conn, const char *token, size_t len, int64_t n
 err_t auth_identify_admin(store_conn_t *conn, const char *token, size_t len, int64_t now_ms,
                           auth_caller_t *out) WARN_UNUSED;
 
-/* Creates a session for user_id and writes its token into token_out and its lifetime in seconds
- * into *lifetime_s. */
+/* Creates a session for user_id, recording origin (NULL: none) with it, and writes its token
+ * into token_out and its lifetime in seconds into *lifetime_s. When session_out is not NULL, the
+ * stored session is copied there. */
 err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_logged_in,
-                          bool two_factor, int64_t now_ms, char token_out[AUTH_TOKEN_SIZE],
+                          bool two_factor, const auth_origin_t *origin, int64_t now_ms,
+                          char token_out[AUTH_TOKEN_SIZE], store_session_t *session_out,
                           int64_t *lifetime_s) WARN_UNUSED;
 
 /* Revokes the session whose token has this hash. */
@@ -104,6 +114,37 @@ err_t auth_session_revoke(store_conn_t *conn, const unsigned char hash[32]) WARN
  * its hash is stored. ERR_CONFLICT when the label exists. */
 err_t auth_admin_token_create(store_conn_t *conn, const char *label, int64_t now_ms,
                               char token_out[AUTH_TOKEN_SIZE]) WARN_UNUSED;
+
+/* ---- The audit log (audit.c) ---- */
+
+/* Days audit rows are kept by default; --audit-days sets another number. */
+#define AUTH_AUDIT_DAYS 90
+
+/* One event for the audit log. Every member but event may be NULL. detail is a short text of
+ * key=value pairs written by froth's own code (a reason, who revoked, a count); it must never
+ * hold a token, password, code, secret or hash, and is cut to STORE_AUDIT_DETAIL_MAX bytes. */
+typedef struct {
+    const char *event;
+    const char *user_id;
+    const char *admin_label;
+    const char *session_id;
+    const char *detail;
+    const auth_origin_t *origin;
+} auth_audit_t;
+
+/* Copies text into out (size bytes, at least 1) for storage: cut to size - 1 bytes, with every
+ * byte outside printable ASCII replaced by '?', so whatever header a client sends is valid UTF-8
+ * for a PostgreSQL TEXT column and contains no control characters. NULL copies "". */
+void auth_origin_copy(const char *text, char *out, size_t size);
+
+/* Writes the entry to the audit log at now_ms, as part of the transaction open on conn if there
+ * is one, so a rolled-back change leaves no row. Returns the store's error; the caller decides
+ * whether a failed write fails the change (inside a transaction it must). */
+err_t auth_audit(store_conn_t *conn, const auth_audit_t *entry, int64_t now_ms) WARN_UNUSED;
+
+/* auth_audit for events recorded outside any transaction, such as a failed login whose run is
+ * rolled back: a failed write is logged, not returned. */
+void auth_audit_or_log(store_conn_t *conn, const auth_audit_t *entry, int64_t now_ms);
 
 /* ---- Throttling (throttle.c) ---- */
 

@@ -125,10 +125,26 @@ static void caller_from_entry(const auth__cache_entry_t *e, auth_caller_t *out)
     snprintf(out->admin_label, sizeof(out->admin_label), "%s", e->admin_label);
 }
 
-/* Records a use of a credential, writing last-used at most once a minute. */
-static void touch(store_conn_t *conn, const auth_caller_t *caller, int64_t last_used_ms,
-                  int64_t now_ms)
+/* Records the first use of an admin token. Only the request whose update changed the row gets
+ * admin_first_use, so the event is recorded once however many requests arrive together. */
+static void touch_first(store_conn_t *conn, auth_caller_t *caller, int64_t now_ms)
 {
+    err_t err =
+        store_admin_token_first_use(conn, caller->token_hash, now_ms, &caller->admin_first_use);
+    if (err != ERR_OK) {
+        LOG_WARN("credential last-used update failed", "err=%s", err_name(err));
+        return;
+    }
+    auth__cache_touch(caller->token_hash, now_ms);
+}
+
+/* Records a use of a credential, writing last-used at most once a minute. */
+static void touch(store_conn_t *conn, auth_caller_t *caller, int64_t last_used_ms, int64_t now_ms)
+{
+    if (caller->kind == CALLER_ADMIN && last_used_ms == 0) {
+        touch_first(conn, caller, now_ms);
+        return;
+    }
     if (now_ms - last_used_ms < TOUCH_INTERVAL_MS)
         return;
     err_t err = caller->kind == CALLER_ADMIN
@@ -224,7 +240,8 @@ static err_t identify_admin(store_conn_t *conn, int64_t now_ms, auth_caller_t *o
 }
 
 err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_logged_in,
-                          bool two_factor, int64_t now_ms, char token_out[AUTH_TOKEN_SIZE],
+                          bool two_factor, const auth_origin_t *origin, int64_t now_ms,
+                          char token_out[AUTH_TOKEN_SIZE], store_session_t *session_out,
                           int64_t *lifetime_s)
 {
     int64_t lifetime = AUTH_LIFETIME_SHORT;
@@ -240,6 +257,10 @@ err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_log
     s.expires_ms = now_ms + lifetime * 1000;
     s.idle_ms = idle_window_s * 1000;
     s.two_factor = two_factor;
+    if (origin != NULL) {
+        auth_origin_copy(origin->client_address, s.client_address, sizeof(s.client_address));
+        auth_origin_copy(origin->user_agent, s.user_agent, sizeof(s.user_agent));
+    }
 
     unsigned char hash[32];
     auth_token_new(token_out, hash);
@@ -249,6 +270,8 @@ err_t auth_session_create(store_conn_t *conn, const char *user_id, bool stay_log
         return err;
     }
     *lifetime_s = lifetime;
+    if (session_out != NULL)
+        *session_out = s;
     LOG_INFO("session created", "session=%s user_id=%s lifetime_s=%lld", s.id, user_id,
              (long long)lifetime);
     return ERR_OK;

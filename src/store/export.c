@@ -7,16 +7,21 @@
  *   {"type":"Task","values":{"_id":"1714...x1","Created Date":1714564800000,...}}
  *   {"type":"User","values":{...},"email":"a@example.com","password_hash":"$argon2id$..."}
  *   {"session":{"id":"...","user_id":"...","created_ms":1,"last_used_ms":2,"expires_ms":3,
- *               "idle_ms":4,"two_factor":false,"revoked":false,"token_hash":"<64 hex digits>"}}
+ *               "idle_ms":4,"two_factor":false,"revoked":false,"token_hash":"<64 hex digits>",
+ *               "client_address":"203.0.113.7","user_agent":"curl/8.5.0"}}
  *   {"admin_token":{"label":"ci","token_hash":"<64 hex digits>","created_ms":1,
  *                   "last_used_ms":0}}
- *   {"froth_export_end":{"things":2,"sessions":1,"admin_tokens":1}}
+ *   {"audit":{"time_ms":1,"event":"login.failed","user_id":"...","client_address":"...",
+ *             "detail":"reason=wrong_password"}}
+ *   {"froth_export_end":{"things":2,"sessions":1,"admin_tokens":1,"audit":1}}
  *
  * "values" maps field display names, built-ins included, to stored values. Text is a string, a
  * number a JSON number that reads back as the same double, yes/no true or false, and a date
  * epoch milliseconds. Lists, geographic addresses and date ranges are the stored JSON text
- * itself. Empty fields are left out. Types come in app order, the things of one type in
- * (Created Date, _id) order. The closing line lets import tell a whole dump from one cut short.
+ * itself. Empty fields are left out, as are the empty text members of an audit row. Types
+ * come in app order, the things of one type in (Created Date, _id) order, audit rows oldest
+ * first. The closing line lets import tell a whole dump from one cut short. Dumps written
+ * before sessions kept their client and before the audit log lack those members and lines.
  * Hashes are exported as stored; the dump never contains a password or a token.
  */
 #include "store/export_internal.h"
@@ -37,6 +42,7 @@
 #define THING_PAGE 500
 #define SESSION_PAGE 1000
 #define ADMIN_TOKEN_PAGE 100
+#define AUDIT_PAGE STORE_AUDIT_PAGE_MAX
 
 /* Bytes collected before one write(2), so a dump of small things does not cost a system call a
  * line. */
@@ -372,10 +378,15 @@ static err_t write_session(exporter_t *e, const unsigned char hash[32], const st
     sbuf_put_json_string(sb, s->user_id, strlen(s->user_id));
     sbuf_printf(sb,
                 ",\"created_ms\":%lld,\"last_used_ms\":%lld,\"expires_ms\":%lld,"
-                "\"idle_ms\":%lld,\"two_factor\":%s,\"revoked\":%s,\"token_hash\":\"%s\"}}",
+                "\"idle_ms\":%lld,\"two_factor\":%s,\"revoked\":%s,\"token_hash\":\"%s\"",
                 (long long)s->created_ms, (long long)s->last_used_ms, (long long)s->expires_ms,
                 (long long)s->idle_ms, s->two_factor ? "true" : "false",
                 s->revoked ? "true" : "false", hex);
+    sbuf_puts(sb, ",\"client_address\":");
+    sbuf_put_json_string(sb, s->client_address, strlen(s->client_address));
+    sbuf_puts(sb, ",\"user_agent\":");
+    sbuf_put_json_string(sb, s->user_agent, strlen(s->user_agent));
+    sbuf_puts(sb, "}}");
     return finish_line(e, "a session");
 }
 
@@ -450,6 +461,54 @@ static err_t export_admin_tokens(exporter_t *e)
     return err;
 }
 
+/* ---- The audit log ---------------------------------------------------------------------- */
+
+static void put_member(sbuf_t *sb, const char *key, const char *value)
+{
+    if (value[0] == '\0')
+        return;
+    sbuf_printf(sb, ",\"%s\":", key);
+    sbuf_put_json_string(sb, value, strlen(value));
+}
+
+static err_t write_audit(exporter_t *e, const store_audit_t *row)
+{
+    sbuf_t *sb = &e->line;
+    sbuf_printf(sb, "{\"audit\":{\"time_ms\":%lld,\"event\":", (long long)row->time_ms);
+    sbuf_put_json_string(sb, row->event, strlen(row->event));
+    put_member(sb, "user_id", row->user_id);
+    put_member(sb, "admin_label", row->admin_label);
+    put_member(sb, "client_address", row->client_address);
+    put_member(sb, "user_agent", row->user_agent);
+    put_member(sb, "session_id", row->session_id);
+    put_member(sb, "detail", row->detail);
+    sbuf_puts(sb, "}}");
+    return finish_line(e, "an audit row");
+}
+
+static err_t export_audit(exporter_t *e)
+{
+    store_audit_t *rows = calloc(AUDIT_PAGE, sizeof(*rows));
+    err_t err = rows == NULL ? fail(e, ERR_NOMEM, "out of memory reading the audit log") : ERR_OK;
+    store_audit_query_t query = {.oldest_first = true, .limit = AUDIT_PAGE};
+    size_t count = AUDIT_PAGE;
+    while (err == ERR_OK && count == AUDIT_PAGE) {
+        err = store_audit_list(e->conn, &query, rows, &count);
+        if (err != ERR_OK) {
+            err = fail(e, err, "cannot read the audit log (%s)", err_name(err));
+            break;
+        }
+        for (size_t i = 0; i < count && err == ERR_OK; i++) {
+            err = write_audit(e, &rows[i]);
+            e->stats->audit++;
+        }
+        if (count > 0)
+            query.after_id = rows[count - 1].id;
+    }
+    free(rows);
+    return err;
+}
+
 /* ---- The dump --------------------------------------------------------------------------- */
 
 static err_t write_header(exporter_t *e)
@@ -466,8 +525,8 @@ static err_t write_end(exporter_t *e)
 {
     sbuf_printf(&e->line,
                 "{\"froth_export_end\":{\"things\":%zu,\"sessions\":%zu,"
-                "\"admin_tokens\":%zu}}",
-                e->things, e->stats->sessions, e->stats->admin_tokens);
+                "\"admin_tokens\":%zu,\"audit\":%zu}}",
+                e->things, e->stats->sessions, e->stats->admin_tokens, e->stats->audit);
     err_t err = finish_line(e, "the closing line");
     return err == ERR_OK ? flush(e) : err;
 }
@@ -481,6 +540,8 @@ static err_t export_all(exporter_t *e)
         err = export_sessions(e);
     if (err == ERR_OK)
         err = export_admin_tokens(e);
+    if (err == ERR_OK)
+        err = export_audit(e);
     if (err == ERR_OK)
         err = write_end(e);
     return err;

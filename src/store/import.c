@@ -5,6 +5,7 @@
  * The whole dump goes in one write transaction. A failed import therefore leaves the database as
  * it was, and the way to recover is to fix the cause and run the same import again. Import never
  * updates or merges: a thing, session or admin token that is already there fails the import.
+ * Audit rows are the exception: they are appended with new ids, so they cannot collide.
  */
 #include "store/export_internal.h"
 
@@ -264,6 +265,23 @@ static err_t get_text(importer_t *im, json_t *obj, const char *key, const char *
     return ERR_OK;
 }
 
+/* Copies an optional string of at most size - 1 bytes without NUL bytes into out. A missing key
+ * gives "", so dumps written before the member existed still read. */
+static err_t get_optional_text(importer_t *im, json_t *obj, const char *key, const char *record,
+                               char *out, size_t size)
+{
+    out[0] = '\0';
+    json_t *j = json_object_get(obj, key);
+    if (j == NULL)
+        return ERR_OK;
+    const size_t n = json_is_string(j) ? json_string_length(j) : 0;
+    if (!json_is_string(j) || n >= size || strlen(json_string_value(j)) != n)
+        return fail(im, ERR_INVALID, "%s needs \"%s\" as a string of at most %zu bytes", record,
+                    key, size - 1);
+    memcpy(out, json_string_value(j), n + 1);
+    return ERR_OK;
+}
+
 static err_t get_hash(importer_t *im, json_t *obj, const char *record, unsigned char hash[32])
 {
     json_t *j = json_object_get(obj, "token_hash");
@@ -295,18 +313,26 @@ static err_t import_header(importer_t *im, json_t *root)
 
 static err_t import_end(importer_t *im, json_t *end)
 {
-    static const char *const keys[] = {"things", "sessions", "admin_tokens", NULL};
+    static const char *const keys[] = {"things", "sessions", "admin_tokens", "audit", NULL};
     err_t err = json_is_object(end) ? check_keys(im, end, keys, "the closing line")
                                     : fail(im, ERR_INVALID, "the closing line must be an object");
-    int64_t things = 0, sessions = 0, admin_tokens = 0;
+    int64_t things = 0, sessions = 0, admin_tokens = 0, audit = 0;
     if (err == ERR_OK)
         err = get_int(im, end, "things", "the closing line", &things);
     if (err == ERR_OK)
         err = get_int(im, end, "sessions", "the closing line", &sessions);
     if (err == ERR_OK)
         err = get_int(im, end, "admin_tokens", "the closing line", &admin_tokens);
+    /* Dumps written before the audit log existed have no count and no audit lines. */
+    if (err == ERR_OK && json_object_get(end, "audit") != NULL)
+        err = get_int(im, end, "audit", "the closing line", &audit);
     if (err != ERR_OK)
         return err;
+    if ((uint64_t)audit != im->stats->audit)
+        return fail(im, ERR_INVALID,
+                    "the closing line counts %lld audit rows, but the dump holds %zu: the dump "
+                    "is damaged",
+                    (long long)audit, im->stats->audit);
     if ((uint64_t)things != im->things || (uint64_t)sessions != im->stats->sessions ||
         (uint64_t)admin_tokens != im->stats->admin_tokens)
         return fail(im, ERR_INVALID,
@@ -536,9 +562,9 @@ static err_t import_thing(importer_t *im, json_t *root)
 
 static err_t import_session(importer_t *im, json_t *obj)
 {
-    static const char *const keys[] = {"id",         "user_id", "created_ms", "last_used_ms",
-                                       "expires_ms", "idle_ms", "two_factor", "revoked",
-                                       "token_hash", NULL};
+    static const char *const keys[] = {"id",         "user_id",        "created_ms", "last_used_ms",
+                                       "expires_ms", "idle_ms",        "two_factor", "revoked",
+                                       "token_hash", "client_address", "user_agent", NULL};
     const char *record = "a session";
     if (!json_is_object(obj))
         return fail(im, ERR_INVALID, "\"session\" must be an object");
@@ -563,6 +589,11 @@ static err_t import_session(importer_t *im, json_t *obj)
         err = get_bool(im, obj, "revoked", record, &s.revoked);
     if (err == ERR_OK)
         err = get_hash(im, obj, record, hash);
+    if (err == ERR_OK)
+        err = get_optional_text(im, obj, "client_address", record, s.client_address,
+                                sizeof(s.client_address));
+    if (err == ERR_OK)
+        err = get_optional_text(im, obj, "user_agent", record, s.user_agent, sizeof(s.user_agent));
     if (err != ERR_OK)
         return err;
 
@@ -609,6 +640,43 @@ static err_t import_admin_token(importer_t *im, json_t *obj)
     return ERR_OK;
 }
 
+static err_t import_audit(importer_t *im, json_t *obj)
+{
+    static const char *const keys[] = {"time_ms",     "event",          "user_id",
+                                       "admin_label", "client_address", "user_agent",
+                                       "session_id",  "detail",         NULL};
+    const char *record = "an audit row";
+    if (!json_is_object(obj))
+        return fail(im, ERR_INVALID, "\"audit\" must be an object");
+    store_audit_t row = {0};
+    err_t err = check_keys(im, obj, keys, record);
+    if (err == ERR_OK)
+        err = get_int(im, obj, "time_ms", record, &row.time_ms);
+    if (err == ERR_OK)
+        err = get_text(im, obj, "event", record, row.event, sizeof(row.event));
+    struct {
+        const char *key;
+        char *out;
+        size_t size;
+    } const texts[] = {
+        {"user_id", row.user_id, sizeof(row.user_id)},
+        {"admin_label", row.admin_label, sizeof(row.admin_label)},
+        {"client_address", row.client_address, sizeof(row.client_address)},
+        {"user_agent", row.user_agent, sizeof(row.user_agent)},
+        {"session_id", row.session_id, sizeof(row.session_id)},
+        {"detail", row.detail, sizeof(row.detail)},
+    };
+    for (size_t i = 0; err == ERR_OK && i < sizeof(texts) / sizeof(texts[0]); i++)
+        err = get_optional_text(im, obj, texts[i].key, record, texts[i].out, texts[i].size);
+    if (err != ERR_OK)
+        return err;
+    err = store_audit_insert(im->conn, &row);
+    if (err != ERR_OK)
+        return fail(im, err, "cannot insert an audit row: %s", err_name(err));
+    im->stats->audit++;
+    return ERR_OK;
+}
+
 /* ---- Lines ------------------------------------------------------------------------------ */
 
 /* Routes a parsed line by its key: the header must come first, the closing line last. */
@@ -632,12 +700,15 @@ static err_t import_record(importer_t *im, json_t *root)
     json_t *admin_token = json_object_get(root, "admin_token");
     if (admin_token != NULL && single)
         return import_admin_token(im, admin_token);
+    json_t *audit = json_object_get(root, "audit");
+    if (audit != NULL && single)
+        return import_audit(im, audit);
     json_t *end = json_object_get(root, "froth_export_end");
     if (end != NULL && single)
         return import_end(im, end);
     return fail(im, ERR_INVALID,
-                "unknown record: expected an object with the key \"type\", or "
-                "with \"session\", \"admin_token\" or \"froth_export_end\" alone");
+                "unknown record: expected an object with the key \"type\", or with "
+                "\"session\", \"admin_token\", \"audit\" or \"froth_export_end\" alone");
 }
 
 static bool blank(const char *p, size_t n)

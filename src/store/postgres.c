@@ -659,6 +659,7 @@ const store__dialect_t store__pg_dialect = {
     .admin_token_insert = store__pg_admin_token_insert,                                        \
     .admin_token_find = store__pg_admin_token_find,                                            \
     .admin_token_touch = store__pg_admin_token_touch,                                          \
+    .admin_token_first_use = store__pg_admin_token_first_use,                                  \
     .admin_token_list = store__pg_admin_token_list,                                            \
     .admin_token_revoke = store__pg_admin_token_revoke, .events_start = store__pg_events_start, \
     .events_stop = store__pg_events_stop, .events_current = store__pg_events_current,          \
@@ -676,6 +677,11 @@ const store__dialect_t store__pg_dialect = {
     .export_things = store__pg_export_things, .export_sessions = store__pg_export_sessions,   \
     .export_admin_tokens = store__pg_export_admin_tokens
 
+/* The audit log (postgres_audit.c). */
+#define PG_AUDIT_OPERATIONS                                                                    \
+    .audit_insert = store__pg_audit_insert, .audit_list = store__pg_audit_list,               \
+    .audit_prune = store__pg_audit_prune
+
 /* Two-factor state (postgres_2fa.c). */
 #define PG_TWO_FACTOR_OPERATIONS                                                               \
     .two_factor_get = store__pg_two_factor_get, .two_factor_set = store__pg_two_factor_set,   \
@@ -689,6 +695,7 @@ const store__backend_t store__postgres_backend = {
     .open = open_postgres,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,
+    PG_AUDIT_OPERATIONS,
     PG_TWO_FACTOR_OPERATIONS,
 };
 
@@ -698,5 +705,6 @@ const store__backend_t store__postgresql_backend = {
     .open = open_postgresql,
     PG_OPERATIONS,
     PG_EXPORT_OPERATIONS,
+    PG_AUDIT_OPERATIONS,
     PG_TWO_FACTOR_OPERATIONS,
 };

@@ -79,6 +79,13 @@ static bool bool_column(const PGresult *res, int row, int col)
 
 /* ---- Sessions --------------------------------------------------------------------------- */
 
+/* A fixed-size text member as a parameter, NULL when it is empty. */
+static value_t optional_text(const char *s, size_t size)
+{
+    const size_t n = strnlen(s, size);
+    return n == 0 ? value_null() : value_text(s, n);
+}
+
 /* ON CONFLICT DO NOTHING reports a duplicate hash or id without aborting the caller's
  * transaction. */
 err_t store__pg_session_insert(store_conn_t *conn, const unsigned char hash[32],
@@ -89,8 +96,9 @@ err_t store__pg_session_insert(store_conn_t *conn, const unsigned char hash[32],
         return ERR_INVALID;
     static const char sql[] =
         "INSERT INTO \"_froth_sessions\" (\"token_hash\", \"id\", \"user_id\", \"created\", "
-        "\"last_used\", \"expires\", \"idle_ms\", \"two_factor\", \"revoked\") "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+        "\"last_used\", \"expires\", \"idle_ms\", \"two_factor\", \"revoked\", "
+        "\"client_address\", \"user_agent\") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING";
     char text[HASH_TEXT_SIZE];
     const value_t params[] = {
         hash_value(hash, text),          cstr_value(session->id),
@@ -98,8 +106,10 @@ err_t store__pg_session_insert(store_conn_t *conn, const unsigned char hash[32],
         value_date(session->last_used_ms), value_date(session->expires_ms),
         value_date(session->idle_ms),    value_bool(session->two_factor),
         value_bool(session->revoked),
+        optional_text(session->client_address, sizeof(session->client_address)),
+        optional_text(session->user_agent, sizeof(session->user_agent)),
     };
-    return run_change(conn, sql, params, 9, "insert session", ERR_CONFLICT);
+    return run_change(conn, sql, params, 11, "insert session", ERR_CONFLICT);
 }
 
 err_t store__pg_session_get(store_conn_t *conn, const unsigned char hash[32],
@@ -108,7 +118,8 @@ err_t store__pg_session_get(store_conn_t *conn, const unsigned char hash[32],
     memset(out, 0, sizeof(*out));
     static const char sql[] =
         "SELECT \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", \"idle_ms\", "
-        "\"two_factor\", \"revoked\" FROM \"_froth_sessions\" WHERE \"token_hash\" = $1";
+        "\"two_factor\", \"revoked\", \"client_address\", \"user_agent\" "
+        "FROM \"_froth_sessions\" WHERE \"token_hash\" = $1";
     char text[HASH_TEXT_SIZE];
     const value_t params[] = {hash_value(hash, text)};
     PGresult *res = NULL;
@@ -126,7 +137,10 @@ err_t store__pg_session_get(store_conn_t *conn, const unsigned char hash[32],
         out->idle_ms = int_column(res, 0, 5);
         out->two_factor = bool_column(res, 0, 6);
         out->revoked = bool_column(res, 0, 7);
+        err = copy_column(res, 8, out->client_address, sizeof(out->client_address), "get session");
     }
+    if (err == ERR_OK)
+        err = copy_column(res, 9, out->user_agent, sizeof(out->user_agent), "get session");
     PQclear(res);
     return err;
 }
@@ -220,6 +234,18 @@ err_t store__pg_admin_token_touch(store_conn_t *conn, const unsigned char hash[3
     char text[HASH_TEXT_SIZE];
     const value_t params[] = {value_date(last_used_ms), hash_value(hash, text)};
     return run_change(conn, sql, params, 2, "touch admin token", ERR_NOT_FOUND);
+}
+
+err_t store__pg_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
+                                      int64_t used_ms, bool *first)
+{
+    static const char sql[] = "UPDATE \"_froth_admin_tokens\" SET \"last_used\" = $1 "
+                              "WHERE \"token_hash\" = $2 AND \"last_used\" = 0";
+    char text[HASH_TEXT_SIZE];
+    const value_t params[] = {value_date(used_ms), hash_value(hash, text)};
+    err_t err = run_change(conn, sql, params, 2, "record first admin token use", ERR_NOT_FOUND);
+    *first = err == ERR_OK;
+    return err == ERR_NOT_FOUND ? ERR_OK : err;
 }
 
 err_t store__pg_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,

@@ -183,6 +183,10 @@ static err_t read_session(const PGresult *res, int r, unsigned char hash[HASH_LE
     s->idle_ms = int_column(res, r, 6);
     s->two_factor = bool_column(res, r, 7);
     s->revoked = bool_column(res, r, 8);
+    if (err == ERR_OK)
+        err = read_text(res, r, 9, s->client_address, sizeof(s->client_address), "export sessions");
+    if (err == ERR_OK)
+        err = read_text(res, r, 10, s->user_agent, sizeof(s->user_agent), "export sessions");
     return err;
 }
 
@@ -204,7 +208,8 @@ static err_t run_page(store_conn_t *conn, const char *first_sql, const char *nex
 
 #define SESSION_COLUMNS                                                                            \
     "SELECT encode(\"token_hash\", 'hex'), \"id\", \"user_id\", \"created\", \"last_used\", "      \
-    "\"expires\", \"idle_ms\", \"two_factor\", \"revoked\" FROM \"_froth_sessions\" "
+    "\"expires\", \"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", "                  \
+    "\"user_agent\" FROM \"_froth_sessions\" "
 
 err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_hash, size_t limit,
                                 unsigned char (*hashes)[32], store_session_t *sessions,
@@ -218,7 +223,7 @@ err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_h
     err_t err = run_page(conn, SESSION_COLUMNS "ORDER BY \"token_hash\" LIMIT $1",
                          SESSION_COLUMNS "WHERE \"token_hash\" > decode($1, 'hex') "
                                          "ORDER BY \"token_hash\" LIMIT $2",
-                         after_hash == NULL ? NULL : after, limit, 9, "export sessions", &res);
+                         after_hash == NULL ? NULL : after, limit, 11, "export sessions", &res);
     const int n = err == ERR_OK ? PQntuples(res) : 0;
     for (int r = 0; r < n && err == ERR_OK; r++) {
         err = read_session(res, r, hashes[r], &sessions[r]);

@@ -109,6 +109,8 @@ err_t store__pg_admin_token_find(store_conn_t *conn, const unsigned char hash[32
                                  store_admin_token_t *out);
 err_t store__pg_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
                                   int64_t last_used_ms);
+err_t store__pg_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
+                                      int64_t used_ms, bool *first);
 err_t store__pg_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
                                  size_t *count);
 err_t store__pg_admin_token_revoke(store_conn_t *conn, const char *label);
@@ -169,6 +171,12 @@ err_t store__pg_export_sessions(store_conn_t *conn, const unsigned char *after_h
 err_t store__pg_export_admin_tokens(store_conn_t *conn, const char *after_label, size_t limit,
                                     unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                     size_t *count);
+
+/* The audit log (postgres_audit.c). */
+err_t store__pg_audit_insert(store_conn_t *conn, store_audit_t *row);
+err_t store__pg_audit_list(store_conn_t *conn, const store_audit_query_t *query,
+                           store_audit_t *rows, size_t *count);
+err_t store__pg_audit_prune(store_conn_t *conn, int64_t before_ms, size_t *count);
 
 /* Two-factor state (postgres_2fa.c). */
 err_t store__pg_two_factor_get(store_conn_t *conn, const app_type_t *user_type,

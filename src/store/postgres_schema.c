@@ -33,9 +33,24 @@ static const char INTERNAL_DDL[] =
     "\"expires\" BIGINT NOT NULL, "
     "\"idle_ms\" BIGINT NOT NULL, "
     "\"two_factor\" BOOLEAN NOT NULL DEFAULT FALSE, "
-    "\"revoked\" BOOLEAN NOT NULL DEFAULT FALSE);"
+    "\"revoked\" BOOLEAN NOT NULL DEFAULT FALSE, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT);"
     "CREATE INDEX IF NOT EXISTS \"_froth_sessions__user_id\" ON \"_froth_sessions\" "
     "(\"user_id\");"
+    "CREATE TABLE IF NOT EXISTS \"_froth_audit\" ("
+    "\"id\" BIGSERIAL PRIMARY KEY, "
+    "\"time\" BIGINT NOT NULL, "
+    "\"event\" TEXT NOT NULL, "
+    "\"user_id\" TEXT, "
+    "\"admin_label\" TEXT, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT, "
+    "\"session_id\" TEXT, "
+    "\"detail\" TEXT);"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__time\" ON \"_froth_audit\" (\"time\");"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__user_id\" ON \"_froth_audit\" "
+    "(\"user_id\", \"id\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_admin_tokens\" ("
     "\"label\" TEXT PRIMARY KEY NOT NULL, "
     "\"token_hash\" BYTEA NOT NULL UNIQUE, "
@@ -565,6 +580,44 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
 
 /* ---- Entry points ----------------------------------------------------------------------- */
 
+/* Columns added to the store's own tables after they were first released. CREATE TABLE IF NOT
+ * EXISTS leaves an older table as it was, so each is added here when it is missing. The check
+ * comes first because ALTER TABLE locks the table exclusively even when IF NOT EXISTS finds the
+ * column, which would stall every node's session reads behind a long export. */
+static const struct {
+    const char *table;
+    const char *column;
+    const char *sql_type;
+} LATER_COLUMNS[] = {
+    {"_froth_sessions", "client_address", "TEXT"},
+    {"_froth_sessions", "user_agent", "TEXT"},
+};
+
+static err_t add_later_columns(migration_t *m)
+{
+    err_t err = ERR_OK;
+    for (size_t i = 0; err == ERR_OK && i < sizeof(LATER_COLUMNS) / sizeof(LATER_COLUMNS[0]); i++) {
+        char have[64];
+        bool found = false;
+        err = declared_type(m, LATER_COLUMNS[i].table, LATER_COLUMNS[i].column, have, sizeof(have),
+                            &found);
+        if (err != ERR_OK || found)
+            continue;
+        store__sql_t q;
+        init_sql(&q);
+        store__sql_puts(&q, "ALTER TABLE ");
+        store__sql_ident(&q, LATER_COLUMNS[i].table);
+        store__sql_puts(&q, " ADD COLUMN IF NOT EXISTS ");
+        store__sql_ident(&q, LATER_COLUMNS[i].column);
+        store__sql_puts(&q, " ");
+        store__sql_puts(&q, LATER_COLUMNS[i].sql_type);
+        LOG_INFO("adding column", "table=%s column=%s", LATER_COLUMNS[i].table,
+                 LATER_COLUMNS[i].column);
+        err = run(m, &q, "adding a column", NULL, 0, NULL);
+    }
+    return err;
+}
+
 static err_t exec_step(migration_t *m, const char *sql, const char *what)
 {
     err_t err = store__pg_exec(m->c, sql, what);
@@ -585,6 +638,8 @@ static err_t in_transaction(migration_t *m, const app_t *app)
                     "locking the database for migration");
     if (err == ERR_OK)
         err = exec_step(m, INTERNAL_DDL, "creating the store's own tables");
+    if (err == ERR_OK)
+        err = add_later_columns(m);
     for (size_t i = 0; app != NULL && err == ERR_OK && i < app->ntypes; i++)
         err = migrate_type(m, &app->types[i]);
     if (err == ERR_OK)

@@ -48,7 +48,8 @@ err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t no
 {
     static const char sql[] =
         "SELECT \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", \"idle_ms\", "
-        "\"two_factor\" FROM \"_froth_sessions\" WHERE \"user_id\" = $1 AND NOT \"revoked\" "
+        "\"two_factor\", \"client_address\", \"user_agent\" FROM \"_froth_sessions\" "
+        "WHERE \"user_id\" = $1 AND NOT \"revoked\" "
         "AND \"expires\" > $2::bigint AND \"last_used\" + \"idle_ms\" > $2::bigint "
         "ORDER BY \"last_used\" DESC, \"id\" LIMIT 100";
     *count = 0;
@@ -70,6 +71,10 @@ err_t store__pg_session_list(store_conn_t *conn, const char *user_id, int64_t no
         s->expires_ms = strtoll(PQgetvalue(res, i, 4), NULL, 10);
         s->idle_ms = strtoll(PQgetvalue(res, i, 5), NULL, 10);
         s->two_factor = PQgetvalue(res, i, 6)[0] == 't';
+        if (err == ERR_OK)
+            err = store__pg_copy_text(res, i, 7, s->client_address, sizeof(s->client_address));
+        if (err == ERR_OK)
+            err = store__pg_copy_text(res, i, 8, s->user_agent, sizeof(s->user_agent));
         if (err == ERR_OK)
             (*count)++;
     }

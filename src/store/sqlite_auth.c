@@ -55,6 +55,16 @@ static err_t copy_column(sqlite3_stmt *stmt, int col, char *out, size_t size, co
 
 /* ---- Sessions --------------------------------------------------------------------------- */
 
+/* Binds a fixed-size text member, or NULL when it is empty. */
+static void bind_optional_text(sqlite3_stmt *stmt, int index, const char *s, size_t size)
+{
+    const size_t n = strnlen(s, size);
+    if (n == 0)
+        sqlite3_bind_null(stmt, index);
+    else
+        sqlite3_bind_text(stmt, index, s, (int)n, SQLITE_STATIC);
+}
+
 err_t store__sqlite_session_insert(store_conn_t *conn, const unsigned char hash[32],
                                    const store_session_t *session)
 {
@@ -64,8 +74,8 @@ err_t store__sqlite_session_insert(store_conn_t *conn, const unsigned char hash[
     store__sqlite_conn_t *c = store__sqlite_conn(conn);
     static const char sql[] =
         "INSERT INTO \"_froth_sessions\" (\"token_hash\", \"id\", \"user_id\", \"created\", "
-        "\"last_used\", \"expires\", \"idle_ms\", \"two_factor\", \"revoked\") "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        "\"last_used\", \"expires\", \"idle_ms\", \"two_factor\", \"revoked\", "
+        "\"client_address\", \"user_agent\") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     sqlite3_stmt *stmt = NULL;
     err_t err = prepare_fixed(c, sql, hash, 1, &stmt, "insert session");
     if (err != ERR_OK)
@@ -78,6 +88,8 @@ err_t store__sqlite_session_insert(store_conn_t *conn, const unsigned char hash[
     sqlite3_bind_int64(stmt, 7, session->idle_ms);
     sqlite3_bind_int(stmt, 8, session->two_factor ? 1 : 0);
     sqlite3_bind_int(stmt, 9, session->revoked ? 1 : 0);
+    bind_optional_text(stmt, 10, session->client_address, sizeof(session->client_address));
+    bind_optional_text(stmt, 11, session->user_agent, sizeof(session->user_agent));
     return store__sqlite_run(c, stmt, "insert session");
 }
 
@@ -92,6 +104,10 @@ static err_t read_session(sqlite3_stmt *stmt, store_session_t *out)
     out->idle_ms = sqlite3_column_int64(stmt, 5);
     out->two_factor = sqlite3_column_int(stmt, 6) != 0;
     out->revoked = sqlite3_column_int(stmt, 7) != 0;
+    if (err == ERR_OK)
+        err = copy_column(stmt, 8, out->client_address, sizeof(out->client_address), "get session");
+    if (err == ERR_OK)
+        err = copy_column(stmt, 9, out->user_agent, sizeof(out->user_agent), "get session");
     return err;
 }
 
@@ -102,7 +118,8 @@ err_t store__sqlite_session_get(store_conn_t *conn, const unsigned char hash[32]
     memset(out, 0, sizeof(*out));
     static const char sql[] =
         "SELECT \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", \"idle_ms\", "
-        "\"two_factor\", \"revoked\" FROM \"_froth_sessions\" WHERE \"token_hash\" = ?";
+        "\"two_factor\", \"revoked\", \"client_address\", \"user_agent\" "
+        "FROM \"_froth_sessions\" WHERE \"token_hash\" = ?";
     sqlite3_stmt *stmt = NULL;
     err_t err = prepare_fixed(c, sql, hash, 1, &stmt, "get session");
     if (err != ERR_OK)
@@ -203,6 +220,22 @@ err_t store__sqlite_admin_token_touch(store_conn_t *conn, const unsigned char ha
         return err;
     sqlite3_bind_int64(stmt, 1, last_used_ms);
     return run_change(c, stmt, "touch admin token");
+}
+
+err_t store__sqlite_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
+                                          int64_t used_ms, bool *first)
+{
+    store__sqlite_conn_t *c = store__sqlite_conn(conn);
+    static const char sql[] = "UPDATE \"_froth_admin_tokens\" SET \"last_used\" = ? "
+                              "WHERE \"token_hash\" = ? AND \"last_used\" = 0";
+    sqlite3_stmt *stmt = NULL;
+    err_t err = prepare_fixed(c, sql, hash, 2, &stmt, "record first admin token use");
+    if (err != ERR_OK)
+        return err;
+    sqlite3_bind_int64(stmt, 1, used_ms);
+    err = store__sqlite_run(c, stmt, "record first admin token use");
+    *first = err == ERR_OK && sqlite3_changes(c->db) > 0;
+    return err;
 }
 
 static err_t collect_tokens(store__sqlite_conn_t *c, sqlite3_stmt *stmt, arena_t *arena,

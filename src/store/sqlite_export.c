@@ -108,6 +108,10 @@ static err_t read_session(sqlite3_stmt *stmt, unsigned char hash[HASH_LEN], stor
     s->idle_ms = sqlite3_column_int64(stmt, 6);
     s->two_factor = sqlite3_column_int(stmt, 7) != 0;
     s->revoked = sqlite3_column_int(stmt, 8) != 0;
+    if (err == ERR_OK)
+        err = read_text(stmt, 9, s->client_address, sizeof(s->client_address), "export sessions");
+    if (err == ERR_OK)
+        err = read_text(stmt, 10, s->user_agent, sizeof(s->user_agent), "export sessions");
     return err;
 }
 
@@ -220,7 +224,8 @@ err_t store__sqlite_export_things(store_conn_t *conn, const app_type_t *type, in
 
 #define SESSION_COLUMNS                                                                            \
     "SELECT \"token_hash\", \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", "        \
-    "\"idle_ms\", \"two_factor\", \"revoked\" FROM \"_froth_sessions\" "
+    "\"idle_ms\", \"two_factor\", \"revoked\", \"client_address\", \"user_agent\" "                \
+    "FROM \"_froth_sessions\" "
 
 err_t store__sqlite_export_sessions(store_conn_t *conn, const unsigned char *after_hash,
                                     size_t limit, unsigned char (*hashes)[32],

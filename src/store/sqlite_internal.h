@@ -94,6 +94,8 @@ err_t store__sqlite_admin_token_find(store_conn_t *conn, const unsigned char has
                                      store_admin_token_t *out);
 err_t store__sqlite_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
                                       int64_t last_used_ms);
+err_t store__sqlite_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32],
+                                          int64_t used_ms, bool *first);
 err_t store__sqlite_admin_token_list(store_conn_t *conn, arena_t *arena,
                                      store_admin_token_t **out, size_t *count);
 err_t store__sqlite_admin_token_revoke(store_conn_t *conn, const char *label);
@@ -143,6 +145,12 @@ err_t store__sqlite_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_
                               arena_t *arena, store_job_t **jobs, size_t *count);
 err_t store__sqlite_job_finish(store_conn_t *conn, const char *id, const char *status,
                                int64_t now_ms);
+
+/* The audit log (sqlite_audit.c). */
+err_t store__sqlite_audit_insert(store_conn_t *conn, store_audit_t *row);
+err_t store__sqlite_audit_list(store_conn_t *conn, const store_audit_query_t *query,
+                               store_audit_t *rows, size_t *count);
+err_t store__sqlite_audit_prune(store_conn_t *conn, int64_t before_ms, size_t *count);
 
 /* Two-factor state (sqlite_2fa.c). */
 err_t store__sqlite_two_factor_get(store_conn_t *conn, const app_type_t *user_type,

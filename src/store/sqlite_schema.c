@@ -27,9 +27,24 @@ static const char INTERNAL_DDL[] =
     "\"expires\" INTEGER NOT NULL, "
     "\"idle_ms\" INTEGER NOT NULL, "
     "\"two_factor\" INTEGER NOT NULL DEFAULT 0, "
-    "\"revoked\" INTEGER NOT NULL DEFAULT 0);"
+    "\"revoked\" INTEGER NOT NULL DEFAULT 0, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT);"
     "CREATE INDEX IF NOT EXISTS \"_froth_sessions__user_id\" ON \"_froth_sessions\" "
     "(\"user_id\");"
+    "CREATE TABLE IF NOT EXISTS \"_froth_audit\" ("
+    "\"id\" INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "\"time\" INTEGER NOT NULL, "
+    "\"event\" TEXT NOT NULL, "
+    "\"user_id\" TEXT, "
+    "\"admin_label\" TEXT, "
+    "\"client_address\" TEXT, "
+    "\"user_agent\" TEXT, "
+    "\"session_id\" TEXT, "
+    "\"detail\" TEXT);"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__time\" ON \"_froth_audit\" (\"time\");"
+    "CREATE INDEX IF NOT EXISTS \"_froth_audit__user_id\" ON \"_froth_audit\" "
+    "(\"user_id\", \"id\");"
     "CREATE TABLE IF NOT EXISTS \"_froth_admin_tokens\" ("
     "\"label\" TEXT PRIMARY KEY NOT NULL, "
     "\"token_hash\" BLOB NOT NULL UNIQUE, "
@@ -463,44 +478,48 @@ static err_t migrate_type(migration_t *m, const app_type_t *type)
 
 /* ---- Entry points ----------------------------------------------------------------------- */
 
-/* The outbox's delivery columns, which stores created before the SMTP relay lack. SQLite has no
- * ADD COLUMN IF NOT EXISTS, so each is looked up first. */
+/* Columns added to the store's own tables after they were first released. CREATE TABLE IF NOT
+ * EXISTS leaves an older table as it was, so each is added here when it is missing, and the
+ * indexes over them are created after. */
 static const struct {
-    const char *name;
-    const char *definition;
-} OUTBOX_COLUMNS[] = {
-    {"status", "TEXT NOT NULL DEFAULT 'pending'"}, /* pending, sending, sent or failed */
-    {"attempts", "INTEGER NOT NULL DEFAULT 0"},
-    {"next_attempt", "INTEGER NOT NULL DEFAULT 0"},
-    {"lease_until", "INTEGER NOT NULL DEFAULT 0"},
-    {"message_id", "TEXT"},
-    {"last_error", "TEXT"},
-    {"failed", "INTEGER"},
+    const char *table;
+    const char *column;
+    const char *sql_type;
+} LATER_COLUMNS[] = {
+    {"_froth_sessions", "client_address", "TEXT"},
+    {"_froth_sessions", "user_agent", "TEXT"},
+    /* The outbox's delivery state, from the SMTP relay on; status is pending, sending, sent or
+     * failed. */
+    {"_froth_outbox", "status", "TEXT NOT NULL DEFAULT 'pending'"},
+    {"_froth_outbox", "attempts", "INTEGER NOT NULL DEFAULT 0"},
+    {"_froth_outbox", "next_attempt", "INTEGER NOT NULL DEFAULT 0"},
+    {"_froth_outbox", "lease_until", "INTEGER NOT NULL DEFAULT 0"},
+    {"_froth_outbox", "message_id", "TEXT"},
+    {"_froth_outbox", "last_error", "TEXT"},
+    {"_froth_outbox", "failed", "INTEGER"},
 };
 
-static err_t upgrade_outbox(migration_t *m)
+static err_t add_later_columns(migration_t *m)
 {
-    static const char find_sql[] =
-        "SELECT 1 FROM pragma_table_info('_froth_outbox') WHERE \"name\" = ?";
     err_t err = ERR_OK;
-    for (size_t i = 0; err == ERR_OK && i < sizeof(OUTBOX_COLUMNS) / sizeof(OUTBOX_COLUMNS[0]);
-         i++) {
-        sqlite3_stmt *stmt = NULL;
-        err = store__sqlite_prepare(m->c, find_sql, sizeof(find_sql) - 1, &stmt,
-                                    "read outbox columns");
-        if (err != ERR_OK)
-            break;
-        sqlite3_bind_text(stmt, 1, OUTBOX_COLUMNS[i].name, -1, SQLITE_STATIC);
-        const int rc = sqlite3_step(stmt);
-        store__sqlite_finish(m->c, stmt);
-        if (rc == SQLITE_ROW)
+    for (size_t i = 0; err == ERR_OK && i < sizeof(LATER_COLUMNS) / sizeof(LATER_COLUMNS[0]); i++) {
+        char have[64];
+        bool found = false;
+        err = declared_type(m, LATER_COLUMNS[i].table, LATER_COLUMNS[i].column, have, sizeof(have),
+                            &found);
+        if (err != ERR_OK || found)
             continue;
-        if (rc != SQLITE_DONE)
-            return store__sqlite_fail(m->c, rc, "read outbox columns");
-        char sql[160];
-        snprintf(sql, sizeof(sql), "ALTER TABLE \"_froth_outbox\" ADD COLUMN \"%s\" %s",
-                 OUTBOX_COLUMNS[i].name, OUTBOX_COLUMNS[i].definition);
-        err = store__sqlite_exec(m->c, sql, "add outbox column");
+        store__sql_t q;
+        init_sql(&q);
+        store__sql_puts(&q, "ALTER TABLE ");
+        store__sql_ident(&q, LATER_COLUMNS[i].table);
+        store__sql_puts(&q, " ADD COLUMN ");
+        store__sql_ident(&q, LATER_COLUMNS[i].column);
+        store__sql_puts(&q, " ");
+        store__sql_puts(&q, LATER_COLUMNS[i].sql_type);
+        LOG_INFO("adding column", "table=%s column=%s", LATER_COLUMNS[i].table,
+                 LATER_COLUMNS[i].column);
+        err = run(m, &q, "adding a column", NULL, 0, NULL);
     }
     if (err == ERR_OK)
         err = store__sqlite_exec(m->c,
@@ -508,7 +527,7 @@ static err_t upgrade_outbox(migration_t *m)
                                  "\"_froth_outbox\" (\"status\", \"next_attempt\")",
                                  "create outbox index");
     if (err != ERR_OK && m->errlen > 0 && m->errbuf[0] == '\0')
-        snprintf(m->errbuf, m->errlen, "adding the outbox's delivery columns failed: %s",
+        snprintf(m->errbuf, m->errlen, "upgrading the store's own tables failed: %s",
                  err_name(err));
     return err;
 }
@@ -518,7 +537,7 @@ static err_t create_internal(migration_t *m)
     char *message = NULL;
     int rc = sqlite3_exec(m->c->db, INTERNAL_DDL, NULL, NULL, &message);
     if (rc == SQLITE_OK)
-        return upgrade_outbox(m);
+        return add_later_columns(m);
     snprintf(m->errbuf, m->errlen, "creating the store's own tables failed: %s",
              message != NULL ? message : sqlite3_errstr(rc));
     sqlite3_free(message);

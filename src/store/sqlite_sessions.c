@@ -34,7 +34,8 @@ err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_
     store__sqlite_conn_t *c = store__sqlite_conn(conn);
     static const char sql[] =
         "SELECT \"id\", \"user_id\", \"created\", \"last_used\", \"expires\", \"idle_ms\", "
-        "\"two_factor\" FROM \"_froth_sessions\" WHERE \"user_id\" = ? AND \"revoked\" = 0 "
+        "\"two_factor\", \"client_address\", \"user_agent\" FROM \"_froth_sessions\" "
+        "WHERE \"user_id\" = ? AND \"revoked\" = 0 "
         "AND \"expires\" > ? AND \"last_used\" + \"idle_ms\" > ? "
         "ORDER BY \"last_used\" DESC, \"id\" LIMIT 100";
     *count = 0;
@@ -59,6 +60,10 @@ err_t store__sqlite_session_list(store_conn_t *conn, const char *user_id, int64_
         s->expires_ms = sqlite3_column_int64(stmt, 4);
         s->idle_ms = sqlite3_column_int64(stmt, 5);
         s->two_factor = sqlite3_column_int(stmt, 6) != 0;
+        if (err == ERR_OK)
+            err = store__sqlite_copy_text(stmt, 7, s->client_address, sizeof(s->client_address));
+        if (err == ERR_OK)
+            err = store__sqlite_copy_text(stmt, 8, s->user_agent, sizeof(s->user_agent));
         if (err == ERR_OK)
             (*count)++;
     }

@@ -734,6 +734,16 @@ err_t store_session_insert(store_conn_t *conn, const unsigned char hash[32],
     return conn->store->backend->session_insert(conn, hash, session);
 }
 
+err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32], int64_t used_ms,
+                                  bool *first)
+{
+    if (first != NULL)
+        *first = false;
+    if (conn == NULL || hash == NULL || first == NULL)
+        return ERR_INVALID;
+    return conn->store->backend->admin_token_first_use(conn, hash, used_ms, first);
+}
+
 err_t store_session_get(store_conn_t *conn, const unsigned char hash[32], store_session_t *out)
 {
     if (hash == NULL || out == NULL)

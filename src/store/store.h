@@ -197,6 +197,11 @@ err_t store_user_set_password(store_conn_t *conn, const app_type_t *user_type, c
 
 /* ---- Sessions (user tokens) ------------------------------------------------------------- */
 
+/* Longest client address and User-Agent kept with a session or an audit row, in bytes. An IPv6
+ * address in text takes at most 45; a longer User-Agent is cut (auth_origin_copy). */
+#define STORE_ADDRESS_MAX 63
+#define STORE_USER_AGENT_MAX 256
+
 typedef struct {
     char id[40];        /* public session id, never the token */
     char user_id[40];
@@ -206,6 +211,8 @@ typedef struct {
     int64_t idle_ms;    /* idle window length */
     bool two_factor;
     bool revoked;
+    char client_address[STORE_ADDRESS_MAX + 1]; /* of the request that created it; "" unknown */
+    char user_agent[STORE_USER_AGENT_MAX + 1];  /* of that request; "" when it sent none */
 } store_session_t;
 
 /* Stores a session under the SHA-256 of its token. */
@@ -364,12 +371,61 @@ err_t store_admin_token_find(store_conn_t *conn, const unsigned char hash[32],
 err_t store_admin_token_touch(store_conn_t *conn, const unsigned char hash[32],
                               int64_t last_used_ms) WARN_UNUSED;
 
+/* Records the first use of a token: sets last-used to used_ms when it was never used, in one
+ * statement, so of two concurrent first requests only one sets *first. */
+err_t store_admin_token_first_use(store_conn_t *conn, const unsigned char hash[32], int64_t used_ms,
+                                  bool *first) WARN_UNUSED;
+
 /* Lists tokens in creation order into arena. */
 err_t store_admin_token_list(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
                              size_t *count) WARN_UNUSED;
 
 /* Deletes the token with this label. ERR_NOT_FOUND when there is none. */
 err_t store_admin_token_revoke(store_conn_t *conn, const char *label) WARN_UNUSED;
+
+/* ---- Audit log ---------------------------------------------------------------------------- */
+
+#define STORE_AUDIT_EVENT_MAX 47
+#define STORE_AUDIT_DETAIL_MAX 255
+#define STORE_AUDIT_PAGE_MAX 500 /* rows one store_audit_list call returns at most */
+
+/* One row of the audit log. Empty strings are stored as NULL and read back as "". Callers put
+ * only ids, labels and reasons in it, so no field contains a token, password, code, secret or
+ * hash. */
+typedef struct {
+    int64_t id; /* assigned by store_audit_insert, increasing with each insert */
+    int64_t time_ms;
+    char event[STORE_AUDIT_EVENT_MAX + 1]; /* "login.failed", "session.revoked", ... */
+    char user_id[40];
+    char admin_label[128];
+    char client_address[STORE_ADDRESS_MAX + 1];
+    char user_agent[STORE_USER_AGENT_MAX + 1];
+    char session_id[40];
+    char detail[STORE_AUDIT_DETAIL_MAX + 1];
+} store_audit_t;
+
+/* Which rows store_audit_list returns. NULL and 0 members do not filter. */
+typedef struct {
+    const char *user_id;
+    const char *event;
+    int64_t since_ms;  /* rows with time_ms >= since_ms */
+    int64_t before_id; /* newest first: rows with id < before_id (the previous page's last) */
+    int64_t after_id;  /* with oldest_first: rows with id > after_id */
+    bool oldest_first; /* ascending id order, for export; newest first otherwise */
+    size_t limit;      /* 1 to STORE_AUDIT_PAGE_MAX */
+} store_audit_query_t;
+
+/* Appends a row, as part of the caller's transaction if one is open, and sets row->id. A string
+ * member that is not NUL-terminated within its array, or an empty event, is ERR_INVALID. */
+err_t store_audit_insert(store_conn_t *conn, store_audit_t *row) WARN_UNUSED;
+
+/* Reads the rows query selects into rows (query->limit entries that the caller provides) and
+ * sets *count. ERR_INVALID for a limit outside 1 to STORE_AUDIT_PAGE_MAX. */
+err_t store_audit_list(store_conn_t *conn, const store_audit_query_t *query, store_audit_t *rows,
+                       size_t *count) WARN_UNUSED;
+
+/* Deletes the rows older than before_ms and sets *count to how many went. */
+err_t store_audit_prune(store_conn_t *conn, int64_t before_ms, size_t *count) WARN_UNUSED;
 
 /* ---- Export and import ------------------------------------------------------------------ */
 
@@ -379,6 +435,7 @@ typedef struct {
                             caller allocates and zeroes */
     size_t sessions;
     size_t admin_tokens;
+    size_t audit;        /* audit log rows */
     char dump_app[128];  /* import: the app name in the dump's header, cut to fit; "" until the
                             header is read */
     bool other_app;      /* import: that name differs from app->name */
@@ -386,9 +443,10 @@ typedef struct {
 
 /* Writes a dump of the app's data to the file descriptor fd: a header line, one JSON line per
  * thing of every type (all fields and built-ins; for users also the email and password hash),
- * one per session and one per admin token (with its token hash), then a closing line with the
- * counts. export.c describes the format. Everything is read in one read transaction, so the dump
- * is consistent while others write, and in pages, so memory does not grow with the tables.
+ * one per session and one per admin token (with its token hash), one per audit log row, then a
+ * closing line with the counts. export.c describes the format. Everything is read in one read
+ * transaction, so the dump is consistent while others write, and in pages, so memory does not
+ * grow with the tables.
  * Returns ERR_IO when a write fails and another error when reading fails, with a message for the
  * operator in errbuf. A dump cut short by an error has no closing line, which store_import
  * rejects. fd is not closed. */
@@ -402,7 +460,8 @@ err_t store_export(store_t *store, const app_t *app, int fd, store_dump_stats_t 
  * that exists, fails the import with ERR_CONFLICT. Malformed JSON, an unknown type or field, a
  * value of the wrong kind or a missing closing line give ERR_INVALID, and a line longer than
  * 64 MiB ERR_TOO_LARGE. Every message in errbuf about a line names its number. stats count
- * what was read, also on failure. fd is not closed. */
+ * what was read, also on failure. Audit rows are appended with new ids and their recorded
+ * times, so they never conflict. fd is not closed. */
 err_t store_import(store_t *store, const app_t *app, int fd, bool force,
                    store_dump_stats_t *stats, char *errbuf, size_t errlen) WARN_UNUSED;
 

@@ -86,6 +86,8 @@ typedef struct store__backend {
                               store_admin_token_t *out);
     err_t (*admin_token_touch)(store_conn_t *conn, const unsigned char hash[32],
                                int64_t last_used_ms);
+    err_t (*admin_token_first_use)(store_conn_t *conn, const unsigned char hash[32],
+                                   int64_t used_ms, bool *first);
     err_t (*admin_token_list)(store_conn_t *conn, arena_t *arena, store_admin_token_t **out,
                               size_t *count);
     err_t (*admin_token_revoke)(store_conn_t *conn, const char *label);
@@ -137,6 +139,13 @@ typedef struct store__backend {
     err_t (*export_admin_tokens)(store_conn_t *conn, const char *after_label, size_t limit,
                                  unsigned char (*hashes)[32], store_admin_token_t *tokens,
                                  size_t *count);
+
+    /* The audit log (store_audit_*), in sqlite_audit.c and postgres_audit.c, running the
+     * statements audit.c builds. */
+    err_t (*audit_insert)(store_conn_t *conn, store_audit_t *row);
+    err_t (*audit_list)(store_conn_t *conn, const store_audit_query_t *query, store_audit_t *rows,
+                        size_t *count);
+    err_t (*audit_prune)(store_conn_t *conn, int64_t before_ms, size_t *count);
 
     /* Two-factor authentication (store_two_factor_*), in sqlite_2fa.c and postgres_2fa.c. */
     err_t (*two_factor_get)(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
@@ -325,6 +334,13 @@ void store__sql_user_by_email(store__sql_t *q, const app_type_t *user_type,
 
 void store__sql_set_password(store__sql_t *q, const app_type_t *user_type, const char *id,
                              const char *password_hash);
+
+/* Statements of the audit log (audit.c). The SELECT returns "id", "time", "event", "user_id",
+ * "admin_label", "client_address", "user_agent", "session_id" and "detail" in that order; the
+ * INSERT returns nothing, so each backend adds its own way of reading the new id. */
+void store__sql_audit_insert(store__sql_t *q, const store_audit_t *row);
+void store__sql_audit_list(store__sql_t *q, const store_audit_query_t *query);
+void store__sql_audit_prune(store__sql_t *q, int64_t before_ms);
 
 /* Statements of the two-factor operations (two_factor.c), over the User type's hidden columns
  * "_totp_secret", "_totp_enabled", "_totp_last_step" and "_recovery_codes". */

@@ -26,6 +26,34 @@ void wf__fail(run_t *r, int status, const char *code, const char *message)
     r->out->message = message;
 }
 
+static void add_origin(run_t *r, auth_audit_t *entry)
+{
+    entry->origin = &r->ctx->origin;
+    if (entry->admin_label == NULL && r->ctx->caller->kind == CALLER_ADMIN)
+        entry->admin_label = r->ctx->caller->admin_label;
+}
+
+err_t wf__audit(run_t *r, auth_audit_t entry)
+{
+    add_origin(r, &entry);
+    return auth_audit(r->ctx->conn, &entry, r->ctx->now_ms);
+}
+
+void wf__audit_late(run_t *r, auth_audit_t entry)
+{
+    add_origin(r, &entry);
+    if (r->nlate_audit < sizeof(r->late_audit) / sizeof(r->late_audit[0]))
+        r->late_audit[r->nlate_audit++] = entry;
+    else
+        LOG_ERROR("audit row dropped: too many in one run", "event=%s", entry.event);
+}
+
+static void write_late_audit(run_t *r)
+{
+    for (size_t i = 0; i < r->nlate_audit; i++)
+        auth_audit_or_log(r->ctx->conn, &r->late_audit[i], r->ctx->now_ms);
+}
+
 /* Checks a new password against the app's policy, failing the run with a 400 naming the rule. */
 bool wf__password_ok(run_t *r, const char *password, size_t n)
 {
@@ -532,6 +560,7 @@ err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *param
     sodium_memzero(r.pre.hash, sizeof(r.pre.hash));
     if (err != ERR_OK || out->status != WF_DONE) {
         store_rollback(ctx->conn);
+        write_late_audit(&r);
         if (out->has_token) {
             sodium_memzero(out->token, sizeof(out->token));
             out->has_token = false;
@@ -539,6 +568,7 @@ err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *param
         return err;
     }
     err = store_commit(ctx->conn);
+    write_late_audit(&r);
     if (err != ERR_OK) {
         sodium_memzero(out->token, sizeof(out->token));
         out->has_token = false;

@@ -10,8 +10,9 @@
 #include "json/jsonx.h"
 
 /* Creates a session for user_id; a login that passed 2FA gets the shorter "stay logged in"
- * lifetime Bubble gives such sessions. */
-static err_t issue_token(run_t *r, const app_action_t *a, const char *user_id, bool two_factor)
+ * lifetime Bubble gives such sessions. The new session's id is copied into session_id. */
+static err_t issue_token(run_t *r, const app_action_t *a, const char *user_id, bool two_factor,
+                         char session_id[40])
 {
     bool stay = false;
     if (a->stay_logged_in != NULL) {
@@ -20,10 +21,24 @@ static err_t issue_token(run_t *r, const app_action_t *a, const char *user_id, b
             return err;
     }
     int64_t lifetime;
-    err_t err = auth_session_create(r->ctx->conn, user_id, stay, two_factor, r->ctx->now_ms,
-                                    r->out->token, &lifetime);
+    store_session_t session;
+    err_t err = auth_session_create(r->ctx->conn, user_id, stay, two_factor, &r->ctx->origin,
+                                    r->ctx->now_ms, r->out->token, &session, &lifetime);
     if (err != ERR_OK)
         return err;
+    memcpy(session_id, session.id, sizeof(session.id));
+    char detail[96];
+    snprintf(detail, sizeof(detail), "action=%s lifetime_s=%lld two_factor=%s",
+             a->kind == ACT_SIGN_UP ? "sign_up" : "log_in", (long long)lifetime,
+             two_factor ? "yes" : "no");
+    err = wf__audit(r, (auth_audit_t){.event = "token.issued",
+                                      .user_id = user_id,
+                                      .session_id = session.id,
+                                      .detail = detail});
+    if (err != ERR_OK) {
+        sodium_memzero(r->out->token, sizeof(r->out->token));
+        return err;
+    }
     r->out->has_token = true;
     r->out->user_id = arena_strdup(r->ctx->arena, user_id);
     r->out->expires_s = lifetime;
@@ -82,7 +97,8 @@ err_t wf__sign_up(run_t *r, const app_action_t *a, value_t *result)
     LOG_INFO("user signed up", "new_user_id=%.*s", (int)values[0].u.s.n, values[0].u.s.p);
     wf__set_current_user(r, values[0].u.s.p, values[0].u.s.n);
     *result = values[0];
-    return issue_token(r, a, r->user_id, false);
+    char session_id[40];
+    return issue_token(r, a, r->user_id, false, session_id);
 }
 
 static void fail_code(run_t *r)
@@ -90,11 +106,35 @@ static void fail_code(run_t *r)
     wf__fail(r, 400, "INVALID_2FA_CODE", "The two-factor code is not valid");
 }
 
+/* Records a failed login. The run fails and rolls back, so the row is written after it. */
+static void audit_login_failed(run_t *r, const char *user_id, const char *reason)
+{
+    char *detail = arena_printf(r->ctx->arena, "reason=%s", reason);
+    wf__audit_late(r, (auth_audit_t){.event = "login.failed",
+                                     .user_id = user_id,
+                                     .detail = detail != NULL ? detail : reason});
+}
+
+/* True when verify accepted a recovery code rather than a TOTP code. TOTP codes are exactly six
+ * characters once surrounding spaces are trimmed, recovery codes eleven ("XXXXX-XXXXX"), and
+ * auth_two_factor_verify tries the code as TOTP only at that length. */
+static bool is_recovery_code(const char *code, size_t n)
+{
+    while (n > 0 && code[0] == ' ') {
+        code++;
+        n--;
+    }
+    while (n > 0 && code[n - 1] == ' ')
+        n--;
+    return n != 6;
+}
+
 /* Checks the code of a login whose password was right, when the user has 2FA enabled; otherwise
  * sets nothing. A missing code fails with 2FA_REQUIRED, and a wrong code counts toward the account
- * lockout like a wrong password, so codes cannot be guessed faster than passwords. */
+ * lockout like a wrong password, so codes cannot be guessed faster than passwords. *recovery is
+ * set when the code was a recovery code. */
 static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, const char *norm,
-                              bool *two_factor)
+                              bool *two_factor, bool *recovery)
 {
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
     const char *code = "";
@@ -109,6 +149,7 @@ static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, c
         return err;
     if (n == 0) {
         LOG_INFO("login needs a two-factor code", "%s", "");
+        audit_login_failed(r, id, "two_factor_code_missing");
         wf__fail(r, 400, "2FA_REQUIRED",
                  "This account uses two-factor authentication; send a code");
         return ERR_OK;
@@ -116,10 +157,12 @@ static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, c
     if (!ok) {
         auth_throttle_account_failed(store_of(r->ctx->conn), norm, r->ctx->now_ms);
         LOG_INFO("login failed", "reason=%s", "wrong_2fa_code");
+        audit_login_failed(r, id, "wrong_two_factor_code");
         fail_code(r);
         return ERR_OK;
     }
     *two_factor = true;
+    *recovery = is_recovery_code(code, n);
     return ERR_OK;
 }
 
@@ -175,6 +218,17 @@ err_t wf__prepare_first_step(run_t *r)
     return err == ERR_BUSY ? err : ERR_OK;
 }
 
+/* Returns the id of the user with this normalised email for the audit row of a login refused
+ * by the lockout, or NULL when there is none or the lookup fails. */
+static const char *locked_user(run_t *r, const char *norm)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    char *id = NULL, *hash = NULL;
+    if (store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash) != ERR_OK)
+        return NULL;
+    return id;
+}
+
 /* Unknown emails and wrong passwords get the same response and cost the same hash, so the
  * response does not reveal which emails have accounts. The log records the real reason. */
 err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
@@ -195,6 +249,7 @@ err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
         err = auth_throttle_account_check(store, norm, r->ctx->now_ms, &retry_after);
         if (err == ERR_DENIED) {
             LOG_INFO("login refused: account locked", "retry_after_s=%lld", (long long)retry_after);
+            audit_login_failed(r, locked_user(r, norm), "account_locked");
             wf__fail(r, 429, "TOO_MANY_ATTEMPTS",
                      "Too many failed logins for this account; try again later");
             r->out->retry_after_s = retry_after;
@@ -216,19 +271,38 @@ err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
     if (!known || !ok) {
         if (valid)
             auth_throttle_account_failed(store, norm, r->ctx->now_ms);
-        LOG_INFO("login failed", "reason=%s", known ? "wrong_password" : "unknown_email");
+        const char *reason = "wrong_password";
+        if (!valid)
+            reason = "invalid_email";
+        else if (!known)
+            reason = "unknown_email";
+        LOG_INFO("login failed", "reason=%s", reason);
+        audit_login_failed(r, known ? id : NULL, reason);
         wf__fail(r, 400, "INVALID_LOGIN_CREDENTIALS",
                  "We didn't find an account with those credentials");
         return ERR_OK;
     }
-    bool two_factor = false;
-    err = check_login_code(r, a, id, norm, &two_factor);
+    bool two_factor = false, recovery = false;
+    err = check_login_code(r, a, id, norm, &two_factor, &recovery);
     if (err != ERR_OK || r->out->status != WF_DONE)
         return err;
     auth_throttle_account_succeeded(store, norm);
     wf__set_current_user(r, id, strlen(id));
     *result = value_text(r->user_id, strlen(r->user_id));
-    return issue_token(r, a, id, two_factor);
+    char session_id[40];
+    err = issue_token(r, a, id, two_factor, session_id);
+    if (err == ERR_OK)
+        err = wf__audit(r, (auth_audit_t){.event = "login.succeeded",
+                                          .user_id = id,
+                                          .session_id = session_id,
+                                          .detail = !two_factor ? "two_factor=no"
+                                                    : recovery  ? "two_factor=recovery_code"
+                                                                : "two_factor=totp"});
+    if (err == ERR_OK && recovery)
+        err = wf__audit(r, (auth_audit_t){.event = "two_factor.recovery_code_used",
+                                          .user_id = id,
+                                          .detail = "action=log_in"});
+    return err;
 }
 
 err_t wf__log_out(run_t *r)
@@ -237,16 +311,24 @@ err_t wf__log_out(run_t *r)
     if (caller->kind != CALLER_USER)
         return ERR_OK;
     r->logged_out = true;
-    err_t err = auth_session_revoke(r->ctx->conn, caller->token_hash);
+    store_session_t session;
+    err_t err = store_session_get(r->ctx->conn, caller->token_hash, &session);
+    if (err == ERR_OK)
+        err = auth_session_revoke(r->ctx->conn, caller->token_hash);
     if (err == ERR_NOT_FOUND)
         return ERR_OK;
-    if (err == ERR_OK)
-        LOG_INFO("user logged out", "logged_out_user=%s", caller->user_id);
-    return err;
+    if (err != ERR_OK)
+        return err;
+    LOG_INFO("user logged out", "logged_out_user=%s", caller->user_id);
+    return wf__audit(r, (auth_audit_t){.event = "session.revoked",
+                                       .user_id = caller->user_id,
+                                       .session_id = session.id,
+                                       .detail = "by=user reason=log_out"});
 }
 
-/* Revokes every session of the Current User but the one this request came with. */
-err_t wf__log_out_others(run_t *r)
+/* Revokes every session of the Current User but the one this request came with, recording who
+ * did it (by) and why in the audit log when any was revoked. */
+static err_t revoke_others(run_t *r, const char *by, const char *reason)
 {
     if (r->user_id == NULL)
         return ERR_OK;
@@ -256,9 +338,23 @@ err_t wf__log_out_others(run_t *r)
     err_t err = store_session_revoke_user(r->ctx->conn, r->user_id,
                                           same_user ? caller->token_hash : NULL, &n);
     wf__forget_after_commit(r, r->user_id);
-    if (err == ERR_OK)
-        LOG_INFO("other sessions logged out", "sessions=%zu", n);
-    return err;
+    if (err != ERR_OK)
+        return err;
+    LOG_INFO("other sessions logged out", "sessions=%zu", n);
+    if (n == 0)
+        return ERR_OK;
+    if (caller->kind == CALLER_ADMIN)
+        by = "admin";
+    char *detail = arena_printf(r->ctx->arena, "by=%s reason=%s count=%zu", by, reason, n);
+    if (detail == NULL)
+        return ERR_NOMEM;
+    return wf__audit(
+        r, (auth_audit_t){.event = "session.revoked", .user_id = r->user_id, .detail = detail});
+}
+
+err_t wf__log_out_others(run_t *r)
+{
+    return revoke_others(r, "other_session", "log_out_other_sessions");
 }
 
 /* Checks the Current User's password; false when it does not match or the user has none. */
@@ -332,7 +428,10 @@ err_t wf__change_password(run_t *r, const app_action_t *a)
     if (err != ERR_OK)
         return err;
     LOG_INFO("password changed", "%s", "");
-    return wf__log_out_others(r);
+    err = wf__audit(r, (auth_audit_t){.event = "password.changed", .user_id = r->user_id});
+    if (err != ERR_OK)
+        return err;
+    return revoke_others(r, "password_change", "password_changed");
 }
 
 /* A reset link works once and for one hour. */
@@ -357,7 +456,8 @@ err_t wf__send_password_reset(run_t *r, const app_action_t *a)
     err = store_user_by_email(r->ctx->conn, users, norm, r->ctx->arena, &id, &hash);
     if (err == ERR_NOT_FOUND) {
         LOG_INFO("password reset requested for an unknown email", "%s", "");
-        return ERR_OK;
+        return wf__audit(
+            r, (auth_audit_t){.event = "password_reset.requested", .detail = "account=unknown"});
     }
     if (err != ERR_OK)
         return err;
@@ -387,9 +487,10 @@ err_t wf__send_password_reset(run_t *r, const app_action_t *a)
     sodium_memzero(token, sizeof(token));
     if (body != NULL)
         sodium_memzero(body, strlen(body));
-    if (err == ERR_OK)
-        LOG_INFO("password reset email queued", "%s", "");
-    return err;
+    if (err != ERR_OK)
+        return err;
+    LOG_INFO("password reset email queued", "%s", "");
+    return wf__audit(r, (auth_audit_t){.event = "password_reset.requested", .user_id = id});
 }
 
 /* Sets a new password with a reset token, which is then used up, and logs the user out
@@ -431,6 +532,16 @@ err_t wf__reset_password(run_t *r, const app_action_t *a, value_t *result)
     if (err != ERR_OK)
         return err;
     LOG_INFO("password reset", "sessions_revoked=%zu", revoked);
+    err = wf__audit(r, (auth_audit_t){.event = "password_reset.completed", .user_id = user_id});
+    char *detail =
+        arena_printf(r->ctx->arena, "by=password_reset reason=password_reset count=%zu", revoked);
+    if (err == ERR_OK && detail == NULL)
+        err = ERR_NOMEM;
+    if (err == ERR_OK && revoked > 0)
+        err = wf__audit(
+            r, (auth_audit_t){.event = "session.revoked", .user_id = user_id, .detail = detail});
+    if (err != ERR_OK)
+        return err;
     char *copy = arena_strdup(r->ctx->arena, user_id);
     if (copy == NULL)
         return ERR_NOMEM;
@@ -509,8 +620,8 @@ static void count_failed_code(run_t *r, const char *norm)
 }
 
 /* Checks the code of an action that needs 2FA enabled (disable, regenerate); any failure has
- * failed the run. */
-static err_t check_action_code(run_t *r, const app_action_t *a, bool *ok)
+ * failed the run. A recovery code that was used up is recorded in the audit log. */
+static err_t check_action_code(run_t *r, const app_action_t *a, const char *action, bool *ok)
 {
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
     *ok = false;
@@ -532,6 +643,10 @@ static err_t check_action_code(run_t *r, const app_action_t *a, bool *ok)
         wf__fail(r, 400, "2FA_NOT_ENABLED", "Two-factor authentication is not enabled");
     else if (!*ok)
         count_failed_code(r, norm);
+    else if (is_recovery_code(code, n))
+        return wf__audit(r, (auth_audit_t){.event = "two_factor.recovery_code_used",
+                                           .user_id = r->user_id,
+                                           .detail = action});
     return ERR_OK;
 }
 
@@ -597,7 +712,10 @@ err_t wf__enable_2fa_confirm(run_t *r, const app_action_t *a, value_t *result)
     }
     LOG_INFO("two-factor authentication enabled", "%s", "");
     *result = value_text(codes, strlen(codes));
-    return wf__log_out_others(r);
+    err = wf__audit(r, (auth_audit_t){.event = "two_factor.enabled", .user_id = r->user_id});
+    if (err != ERR_OK)
+        return err;
+    return revoke_others(r, "two_factor_change", "two_factor_enabled");
 }
 
 err_t wf__disable_2fa(run_t *r, const app_action_t *a)
@@ -607,7 +725,7 @@ err_t wf__disable_2fa(run_t *r, const app_action_t *a)
         return ERR_OK;
     err_t err = check_action_password(r, a, &ok);
     if (err == ERR_OK && ok)
-        err = check_action_code(r, a, &ok);
+        err = check_action_code(r, a, "action=disable_2fa", &ok);
     if (err != ERR_OK || !ok)
         return err;
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
@@ -615,7 +733,10 @@ err_t wf__disable_2fa(run_t *r, const app_action_t *a)
     if (err != ERR_OK)
         return err;
     LOG_INFO("two-factor authentication disabled", "%s", "");
-    return wf__log_out_others(r);
+    err = wf__audit(r, (auth_audit_t){.event = "two_factor.disabled", .user_id = r->user_id});
+    if (err != ERR_OK)
+        return err;
+    return revoke_others(r, "two_factor_change", "two_factor_disabled");
 }
 
 err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *result)
@@ -623,7 +744,7 @@ err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *re
     bool ok = false;
     if (!require_user(r))
         return ERR_OK;
-    err_t err = check_action_code(r, a, &ok);
+    err_t err = check_action_code(r, a, "action=regenerate_recovery_codes", &ok);
     if (err != ERR_OK || !ok)
         return err;
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
@@ -633,5 +754,6 @@ err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *re
         return err;
     LOG_INFO("recovery codes replaced", "%s", "");
     *result = value_text(codes, strlen(codes));
-    return ERR_OK;
+    return wf__audit(
+        r, (auth_audit_t){.event = "two_factor.recovery_codes_regenerated", .user_id = r->user_id});
 }

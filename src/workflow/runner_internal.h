@@ -24,6 +24,10 @@ typedef struct {
     bool logged_out;
     char forget_users[4][40];
     size_t nforget;
+    /* Audit rows of failed logins. The run then fails and rolls back, so they are written after
+     * the rollback, outside any transaction. */
+    auth_audit_t late_audit[2];
+    size_t nlate_audit;
     /* Password work done for step 1 before the run's transaction began, so the transaction, and
      * with it SQLite's write lock, is not held for the length of an argon2id hash. */
     struct {
@@ -36,6 +40,11 @@ typedef struct {
 } run_t;
 
 void wf__fail(run_t *r, int status, const char *code, const char *message);
+/* Writes an audit row in the run's transaction, with the request's origin and, for an admin
+ * caller, the token's label. A failed write fails the run. */
+err_t wf__audit(run_t *r, auth_audit_t entry);
+/* Queues an audit row to be written after the run whatever its outcome (failed logins). */
+void wf__audit_late(run_t *r, auth_audit_t entry);
 bool wf__password_ok(run_t *r, const char *password, size_t n);
 void wf__set_current_user(run_t *r, const char *id, size_t n);
 err_t wf__eval(run_t *r, const expr_t *e, value_t *out);

@@ -21,10 +21,17 @@
 #define CLAIM_BATCH 16
 #define LEASE_MS (5 * 60 * 1000) /* longer than any run; Bubble stops a run after 300 s */
 
+/* Audit rows are pruned this often, so the table keeps at most an hour's rows past the retention.
+ * Each node prunes on its own, and the deletes of several nodes overlap harmlessly. */
+#define PRUNE_INTERVAL_MS (60 * 60 * 1000)
+#define DAY_MS ((int64_t)24 * 60 * 60 * 1000)
+
 struct wf_scheduler {
     const app_t *app;
     store_t *store;
     unsigned poll_ms;
+    unsigned audit_days;
+    int64_t next_prune_ms; /* clock_now_ms time of the next audit prune; 0 = at once */
     pthread_t thread;
     pthread_mutex_t lock;
     pthread_cond_t wake;
@@ -165,12 +172,33 @@ static size_t run_due(wf_scheduler_t *s)
     return err == ERR_OK ? n : 0;
 }
 
+/* Deletes the audit rows past the retention when the prune is due. */
+static void prune_audit(wf_scheduler_t *s)
+{
+    const int64_t now = clock_now_ms();
+    if (s->audit_days == 0 || now < s->next_prune_ms)
+        return;
+    s->next_prune_ms = now + PRUNE_INTERVAL_MS;
+    store_conn_t *conn;
+    size_t count = 0;
+    err_t err = store_acquire(s->store, &conn);
+    if (err == ERR_OK) {
+        err = store_audit_prune(conn, now - (int64_t)s->audit_days * DAY_MS, &count);
+        store_release(conn);
+    }
+    if (err != ERR_OK)
+        LOG_ERROR("pruning the audit log failed", "err=%s", err_name(err));
+    else if (count > 0)
+        LOG_INFO("audit log pruned", "rows=%zu audit_days=%u", count, s->audit_days);
+}
+
 static void *scheduler_main(void *arg)
 {
     wf_scheduler_t *s = arg;
     pthread_mutex_lock(&s->lock);
     while (!s->stop) {
         pthread_mutex_unlock(&s->lock);
+        prune_audit(s);
         size_t ran = run_due(s);
         pthread_mutex_lock(&s->lock);
         if (ran == CLAIM_BATCH || s->stop)
@@ -186,7 +214,8 @@ static void *scheduler_main(void *arg)
     return NULL;
 }
 
-err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms, wf_scheduler_t **out)
+err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms, unsigned audit_days,
+                         wf_scheduler_t **out)
 {
     wf_scheduler_t *s = calloc(1, sizeof(*s));
     if (s == NULL)
@@ -194,6 +223,7 @@ err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms, wf_
     s->app = app;
     s->store = store;
     s->poll_ms = poll_ms == 0 ? 1000 : poll_ms;
+    s->audit_days = audit_days;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     if (pthread_create(&s->thread, NULL, scheduler_main, s) != 0) {

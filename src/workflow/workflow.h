@@ -56,6 +56,9 @@ typedef struct {
     arena_t *arena;
     int64_t now_ms;
     const auth_caller_t *caller;
+    /* The request's client address (after --trusted-proxies) and User-Agent, recorded with the
+     * sessions the run creates and in its audit rows; both NULL for scheduled runs. */
+    auth_origin_t origin;
 } wf_ctx_t;
 
 /* Runs wf with params aligned with wf->params (VAL_NULL for absent optional ones). Returns an
@@ -70,8 +73,9 @@ typedef struct wf_scheduler wf_scheduler_t;
 
 /* Starts a thread that claims due scheduled runs from store every poll_ms and runs them as the
  * caller who scheduled them. Several nodes may run schedulers on one store: each run goes to one
- * node. */
-err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms,
+ * node. The same thread deletes audit rows older than audit_days days when it starts and then
+ * once an hour (audit_days 0 keeps them forever). */
+err_t wf_scheduler_start(const app_t *app, store_t *store, unsigned poll_ms, unsigned audit_days,
                          wf_scheduler_t **out) WARN_UNUSED;
 
 /* Stops the thread after the run in progress, if any. Accepts NULL. */

@@ -8,6 +8,7 @@ when FROTH_TEST_STORE=postgres.
 
 import json
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -184,21 +185,58 @@ def copy_and_check(source, target_url, work_dir):
     assert "User: 3" in exported.stderr, exported.stderr
     assert "admin tokens: 2" in exported.stderr, exported.stderr
 
+    records = [json.loads(line) for line in dump.read_text(encoding="utf-8").splitlines()]
+    sessions = [r["session"] for r in records if "session" in r]
+    assert all(s["client_address"] == "127.0.0.1" for s in sessions), sessions[:2]
+    assert all(s["user_agent"].startswith("python-requests/") for s in sessions), sessions[:2]
+    audit = [r["audit"] for r in records if "audit" in r]
+    assert {"token.issued", "login.succeeded", "session.revoked"} <= {a["event"] for a in audit}
+    assert records[-1]["froth_export_end"]["audit"] == len(audit)
+
     imported = import_dump(target_url, dump)
     assert imported.returncode == 0, imported.stderr
     assert_no_secrets(imported, source, dump)
     assert f"Task: {len(source.data['tasks'])}" in imported.stderr, imported.stderr
     assert "sessions: 5" in imported.stderr, imported.stderr
+    assert f"audit rows: {len(audit)}" in imported.stderr, imported.stderr
 
     copy = start_on(target_url, work_dir)
     copy.secrets = list(source.secrets)
     copy._admin = source.admin
     try:
+        assert audit_as_dumped(copy)[:len(audit)] == audit
+        ann = source.data["users"][0]
+        listed = copy.get("/_froth/sessions", ann["token"]).json()["sessions"]
+        assert all(s["client_address"] == "127.0.0.1" for s in listed), listed
         assert_same_data(source, copy, source.data)
         assert_credentials_work(source, copy, source.data)
     finally:
         stop_and_check(copy)
     return dump
+
+
+def audit_as_dumped(server):
+    """Return the server's audit rows, oldest first, in the form a dump writes them."""
+    found, cursor = [], None
+    while True:
+        params = {"limit": 200} if cursor is None else {"limit": 200, "cursor": cursor}
+        response = server.get("/_froth/audit", server.admin, params=params)
+        assert response.status_code == 200, describe(response)
+        body = response.json()["response"]
+        found.extend(body["results"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    rows = []
+    for row in reversed(found):
+        when = datetime.strptime(row["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+        dumped = {"time_ms": round(when.timestamp() * 1000), "event": row["event"]}
+        for key in ("user_id", "admin_label", "client_address", "user_agent", "session_id",
+                    "detail"):
+            if row[key] is not None:
+                dumped[key] = row[key]
+        rows.append(dumped)
+    return rows
 
 
 def export_lines(db_url, path):
@@ -258,6 +296,40 @@ def test_copy_to_other_store(source, tmp_path):
         holder.drop_stores()
 
 
+def test_dump_without_client_or_audit_imports(source, tmp_path):
+    """A dump written before sessions kept their client and before the audit log still loads."""
+    dump = tmp_path / "new.ndjson"
+    export(source, dump)
+    old = []
+    for line in dump.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if "audit" in record:
+            continue
+        if "session" in record:
+            del record["session"]["client_address"], record["session"]["user_agent"]
+        if "froth_export_end" in record:
+            del record["froth_export_end"]["audit"]
+        old.append(json.dumps(record, ensure_ascii=False))
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("old")
+    try:
+        imported = import_dump(target, write_dump(tmp_path / "old.ndjson", old))
+        assert imported.returncode == 0, imported.stderr
+        assert "audit rows: 0" in imported.stderr, imported.stderr
+        (tmp_path / "old-copy").mkdir()
+        copy = start_on(target, tmp_path / "old-copy")
+        copy.secrets = list(source.secrets)
+        try:
+            ann = source.data["users"][0]
+            listed = copy.get("/_froth/sessions", ann["token"]).json()["sessions"]
+            assert listed and all(s["client_address"] is None for s in listed), listed
+            assert all(s["user_agent"] is None for s in listed), listed
+        finally:
+            stop_and_check(copy)
+    finally:
+        holder.drop_stores()
+
+
 # ---- Malformed dumps -------------------------------------------------------------------------
 
 HEADER = '{"froth_export":1,"app":"todo","exported_at":"2024-01-01T00:00:00.000Z"}'
@@ -275,7 +347,7 @@ def assert_database_empty(db_url, tmp_path):
     lines = export_lines(db_url, tmp_path / "check.ndjson")
     assert len(lines) == 2, lines[:3]
     assert json.loads(lines[1]) == {"froth_export_end": {"things": 0, "sessions": 0,
-                                                         "admin_tokens": 0}}
+                                                         "admin_tokens": 0, "audit": 0}}
 
 
 @pytest.mark.parametrize("lines, message", [
@@ -292,9 +364,14 @@ def assert_database_empty(db_url, tmp_path):
     ([HEADER, TASK, TASK, END.replace('"things":1', '"things":2')],
      'line 3: Task "1700000000000x1" already exists'),
     ([HEADER, '{"session":{"id":"s1"}}', END], "line 2: a session needs"),
+    ([HEADER, TASK, '{"audit":{"time_ms":1}}', END], 'line 3: an audit row needs "event"'),
+    ([HEADER, TASK, '{"audit":{"time_ms":1,"event":"x","detail":5}}', END],
+     'line 3: an audit row needs "detail" as a string'),
+    ([HEADER, TASK, END.replace("}}", ',"audit":1}}')], "line 3: the closing line counts 1 audit"),
 ], ids=["bad-json", "unknown-type", "unknown-field", "wrong-kind", "list-not-array",
         "unknown-record", "no-closing-line", "wrong-count", "no-header", "after-end",
-        "duplicate-id", "short-session"])
+        "duplicate-id", "short-session", "audit-without-event", "audit-detail-not-text",
+        "audit-count"])
 def test_malformed_dump_rejected(tmp_path, lines, message):
     holder = Froth(todo_app(), tmp_path)
     target = holder.extra_store("bad")

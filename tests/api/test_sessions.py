@@ -42,7 +42,10 @@ def test_list_shows_sessions_without_tokens(sessions):
     response = sessions.get("/_froth/sessions", tokens[0])
     for token in tokens:
         assert token not in response.text
-    assert set(listed[0]) == {"id", "created", "last_used", "expires", "two_factor", "current"}
+    assert set(listed[0]) == {"id", "created", "last_used", "expires", "two_factor", "current",
+                              "client_address", "user_agent"}
+    assert all(s["client_address"] == "127.0.0.1" for s in listed)
+    assert all(s["user_agent"].startswith("python-requests/") for s in listed)
 
 
 def test_revoke_one_session(sessions):

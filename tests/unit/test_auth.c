@@ -114,6 +114,19 @@ static void token_new_is_43_base64url_chars(void **state)
     }
 }
 
+static void origin_copy_cuts_and_cleans(void **state)
+{
+    char out[8];
+    auth_origin_copy(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    auth_origin_copy("curl/8", out, sizeof(out));
+    assert_string_equal(out, "curl/8");
+    auth_origin_copy("a\tb\x7f\xc3\xa9z", out, sizeof(out));
+    assert_string_equal(out, "a?b???z");
+    auth_origin_copy("abcdefghijk", out, sizeof(out));
+    assert_string_equal(out, "abcdefg");
+}
+
 static void token_new_is_distinct(void **state)
 {
     (void)state;
@@ -324,7 +337,7 @@ static void session_lifetimes_follow_stay_logged_in(void **state)
         int64_t lifetime = -1;
         const int64_t now = clock_now_ms();
         assert_int_equal(auth_session_create(f->conn, user_id, cases[i].stay, cases[i].two_factor,
-                                             now, token, &lifetime),
+                                             NULL, now, token, NULL, &lifetime),
                          ERR_OK);
         assert_int_equal(lifetime, cases[i].lifetime_s);
         assert_int_equal(strlen(token), 43);
@@ -368,8 +381,8 @@ static void identify_after_revoke_expired(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify(f, token, &caller), ERR_OK);
@@ -385,8 +398,8 @@ static void short_session_expires_after_24_hours(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, false, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, false, false, NULL, clock_now_ms(),
+                                         token, NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 23 * HOUR_MS, &caller), ERR_OK);
@@ -398,8 +411,8 @@ static void long_session_expires_when_idle(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 31 * DAY_MS, &caller), ERR_EXPIRED);
@@ -413,7 +426,8 @@ static void long_session_use_extends_idle_window(void **state)
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
     const int64_t created = clock_now_ms();
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, created, token, &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, created, token, NULL,
+                                         &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     assert_int_equal(identify_at(f, token, 20 * DAY_MS, &caller), ERR_OK);
@@ -430,8 +444,8 @@ static void long_session_expires_after_12_months_despite_use(void **state)
     fixture_t *f = *state;
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
-    assert_int_equal(auth_session_create(f->conn, user_id, true, false, clock_now_ms(), token,
-                                         &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, true, false, NULL, clock_now_ms(), token,
+                                         NULL, &lifetime),
                      ERR_OK);
     auth_caller_t caller;
     for (int day = 20; day <= 360; day += 20)
@@ -446,7 +460,8 @@ static void session_last_used_written_once_a_minute(void **state)
     char token[AUTH_TOKEN_SIZE];
     int64_t lifetime;
     const int64_t created = clock_now_ms();
-    assert_int_equal(auth_session_create(f->conn, user_id, false, false, created, token, &lifetime),
+    assert_int_equal(auth_session_create(f->conn, user_id, false, false, NULL, created, token, NULL,
+                                         &lifetime),
                      ERR_OK);
     auth_caller_t caller;
 
@@ -531,6 +546,7 @@ int main(void)
         cmocka_unit_test(password_unknown_user_takes_comparable_time),
         cmocka_unit_test(token_new_is_43_base64url_chars),
         cmocka_unit_test(token_new_is_distinct),
+        cmocka_unit_test(origin_copy_cuts_and_cleans),
         cmocka_unit_test(token_hash_is_sha256),
         cmocka_unit_test(email_normalize_trims_and_lowercases),
         cmocka_unit_test(email_normalize_rejects_malformed),

@@ -1201,6 +1201,166 @@ static void sessions_insert_get_touch_revoke(void **state)
     assert_int_equal(store_session_revoke(f->conn, other), ERR_NOT_FOUND);
 }
 
+static void sessions_keep_client(void **state)
+{
+    fixture_t *f = *state;
+    unsigned char hash[32], bare[32];
+    fill_hash(hash, 3);
+    fill_hash(bare, 4);
+    store_session_t s = {.created_ms = 100, .last_used_ms = 100, .expires_ms = 86400100,
+                         .idle_ms = 2592000000};
+    snprintf(s.id, sizeof(s.id), "sess-client");
+    snprintf(s.user_id, sizeof(s.user_id), "u1");
+    snprintf(s.client_address, sizeof(s.client_address), "2001:db8::7");
+    memset(s.user_agent, 'a', STORE_USER_AGENT_MAX);
+    assert_int_equal(store_session_insert(f->conn, hash, &s), ERR_OK);
+    store_session_t without = s;
+    snprintf(without.id, sizeof(without.id), "sess-bare");
+    without.client_address[0] = '\0';
+    without.user_agent[0] = '\0';
+    assert_int_equal(store_session_insert(f->conn, bare, &without), ERR_OK);
+
+    store_session_t got;
+    assert_int_equal(store_session_get(f->conn, hash, &got), ERR_OK);
+    assert_string_equal(got.client_address, "2001:db8::7");
+    assert_int_equal(strlen(got.user_agent), STORE_USER_AGENT_MAX);
+    assert_int_equal(store_session_get(f->conn, bare, &got), ERR_OK);
+    assert_string_equal(got.client_address, "");
+    assert_string_equal(got.user_agent, "");
+
+    store_session_t *listed;
+    size_t n = 0;
+    assert_int_equal(store_session_list(f->conn, "u1", 200, f->arena, &listed, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        const bool bare_one = strcmp(listed[i].id, "sess-bare") == 0;
+        assert_string_equal(listed[i].client_address, bare_one ? "" : "2001:db8::7");
+    }
+}
+
+static void audit_row(store_audit_t *row, int64_t time_ms, const char *event, const char *user)
+{
+    memset(row, 0, sizeof(*row));
+    row->time_ms = time_ms;
+    snprintf(row->event, sizeof(row->event), "%s", event);
+    snprintf(row->user_id, sizeof(row->user_id), "%s", user);
+    snprintf(row->client_address, sizeof(row->client_address), "192.0.2.1");
+    snprintf(row->detail, sizeof(row->detail), "reason=test");
+}
+
+static void audit_insert_list_prune(void **state)
+{
+    fixture_t *f = *state;
+    static const char *const events[] = {"login.failed", "token.issued", "login.failed",
+                                         "session.revoked", "login.failed"};
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        store_audit_t row;
+        audit_row(&row, 1000 * (i + 1), events[i], i % 2 == 0 ? "u1" : "u2");
+        assert_int_equal(store_audit_insert(f->conn, &row), ERR_OK);
+        ids[i] = row.id;
+        assert_true(i == 0 || ids[i] > ids[i - 1]);
+    }
+    store_audit_t empty = {0};
+    assert_int_equal(store_audit_insert(f->conn, &empty), ERR_INVALID);
+
+    store_audit_t rows[STORE_AUDIT_PAGE_MAX];
+    size_t n = 0;
+    store_audit_query_t all = {.limit = 10};
+    assert_int_equal(store_audit_list(f->conn, &all, rows, &n), ERR_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(rows[0].id, ids[4]);
+    assert_int_equal(rows[0].time_ms, 5000);
+    assert_string_equal(rows[0].client_address, "192.0.2.1");
+    assert_string_equal(rows[0].admin_label, "");
+
+    store_audit_query_t filtered = {.user_id = "u1", .event = "login.failed", .since_ms = 2000,
+                                    .limit = 10};
+    assert_int_equal(store_audit_list(f->conn, &filtered, rows, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, ids[4]);
+    assert_int_equal(rows[1].id, ids[2]);
+
+    store_audit_query_t page = {.before_id = ids[3], .limit = 2};
+    assert_int_equal(store_audit_list(f->conn, &page, rows, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, ids[2]);
+    assert_int_equal(rows[1].id, ids[1]);
+    store_audit_query_t oldest = {.oldest_first = true, .after_id = ids[2], .limit = 10};
+    assert_int_equal(store_audit_list(f->conn, &oldest, rows, &n), ERR_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(rows[0].id, ids[3]);
+
+    store_audit_query_t too_many = {.limit = STORE_AUDIT_PAGE_MAX + 1};
+    assert_int_equal(store_audit_list(f->conn, &too_many, rows, &n), ERR_INVALID);
+
+    size_t pruned = 0;
+    assert_int_equal(store_audit_prune(f->conn, 3000, &pruned), ERR_OK);
+    assert_int_equal(pruned, 2);
+    assert_int_equal(store_audit_list(f->conn, &all, rows, &n), ERR_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[2].time_ms, 3000);
+}
+
+/* A database whose sessions table predates the client columns gains them at migration, and its
+ * sessions read back with an empty client. */
+static void old_sessions_table_gains_client_columns(void **state)
+{
+    fixture_t *f = *state;
+    static const char old_table[] =
+        "CREATE TABLE \"_froth_sessions\" (\"token_hash\" %s PRIMARY KEY NOT NULL, "
+        "\"id\" TEXT NOT NULL UNIQUE, \"user_id\" TEXT NOT NULL, \"created\" BIGINT NOT NULL, "
+        "\"last_used\" BIGINT NOT NULL, \"expires\" BIGINT NOT NULL, "
+        "\"idle_ms\" BIGINT NOT NULL, \"two_factor\" %s NOT NULL, "
+        "\"revoked\" %s NOT NULL); INSERT INTO \"_froth_sessions\" VALUES "
+        "(%s, 'old', 'u1', 1, 1, 9000000000000, 86400000, %s, %s)";
+    char sql[1200];
+    if (on_pg) {
+        char create[1024];
+        snprintf(create, sizeof(create), old_table, "BYTEA", "BOOLEAN", "BOOLEAN",
+                 "'\\x0102'::bytea", "FALSE", "FALSE");
+        snprintf(sql, sizeof(sql), "SET search_path TO \"%s\"; %s; RESET search_path",
+                 f->schema, create);
+        pg_admin_exec(sql);
+    } else {
+        snprintf(sql, sizeof(sql), old_table, "BLOB", "INTEGER", "INTEGER", "x'0102'", "0", "0");
+        sqlite3 *db = NULL;
+        assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        sqlite3_close(db);
+    }
+
+    store_t *store;
+    char errbuf[512];
+    assert_int_equal(store_open(f->url, NULL, &store, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_int_equal(store_migrate_internal(store, errbuf, sizeof(errbuf)), ERR_OK);
+    assert_int_equal(store_migrate_internal(store, errbuf, sizeof(errbuf)), ERR_OK);
+    store_conn_t *conn;
+    assert_int_equal(store_acquire(store, &conn), ERR_OK);
+    arena_t *arena = arena_new(4096, 1u << 20);
+    store_session_t *listed;
+    size_t n = 0;
+    assert_int_equal(store_session_list(conn, "u1", 2, arena, &listed, &n), ERR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(listed[0].id, "old");
+    assert_string_equal(listed[0].client_address, "");
+
+    unsigned char hash[32];
+    fill_hash(hash, 9);
+    store_session_t s = {.created_ms = 1, .last_used_ms = 1, .expires_ms = 9000000000000,
+                         .idle_ms = 86400000};
+    snprintf(s.id, sizeof(s.id), "new");
+    snprintf(s.user_id, sizeof(s.user_id), "u1");
+    snprintf(s.client_address, sizeof(s.client_address), "192.0.2.9");
+    assert_int_equal(store_session_insert(conn, hash, &s), ERR_OK);
+    store_session_t got;
+    assert_int_equal(store_session_get(conn, hash, &got), ERR_OK);
+    assert_string_equal(got.client_address, "192.0.2.9");
+    arena_free(arena);
+    store_release(conn);
+    store_close(store);
+}
+
 static void admin_tokens_insert_find_list_revoke(void **state)
 {
     fixture_t *f = *state;
@@ -1758,6 +1918,10 @@ static void pg_list_contains_matches_kinds(void **state)
     cmocka_unit_test_setup_teardown(user_email_is_unique_case_insensitive, setup, teardown), \
     cmocka_unit_test_setup_teardown(user_password_lookup_and_change, setup, teardown), \
     cmocka_unit_test_setup_teardown(sessions_insert_get_touch_revoke, setup, teardown), \
+    cmocka_unit_test_setup_teardown(sessions_keep_client, setup, teardown), \
+    cmocka_unit_test_setup_teardown(audit_insert_list_prune, setup, teardown), \
+    cmocka_unit_test_setup_teardown(old_sessions_table_gains_client_columns, setup_empty, \
+                                    teardown_empty), \
     cmocka_unit_test_setup_teardown(admin_tokens_insert_find_list_revoke, setup, teardown), \
     cmocka_unit_test_setup_teardown(store_error_log_omits_values, setup, teardown), \
     cmocka_unit_test_setup_teardown(transactions_commit_and_roll_back, setup, teardown), \
