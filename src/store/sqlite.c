@@ -82,6 +82,7 @@ err_t store__sqlite_prepare(store__sqlite_conn_t *c, const char *sql, size_t len
     *out = NULL;
     if (len > INT_MAX)
         return ERR_TOO_LARGE;
+    c->base.statements++;
     const uint64_t hash = fnv1a(sql, len);
     c->clock++;
     for (size_t i = 0; i < STORE__SQLITE_CACHE_SIZE; i++) {

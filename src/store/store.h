@@ -115,6 +115,11 @@ err_t store_acquire(store_t *store, store_conn_t **out) WARN_UNUSED;
 
 /* Returns the store a connection belongs to. */
 store_t *store_of(const store_conn_t *conn);
+
+/* Returns how many SQL statements the connection has sent to the database since it was opened,
+ * transaction control included. The difference across a request is that request's count, which
+ * the access log records. */
+uint64_t store_conn_statements(const store_conn_t *conn);
 void store_release(store_conn_t *conn);
 
 /* Starts a transaction. write = true declares that it will write. SQLite then takes its write

@@ -157,6 +157,7 @@ struct store_conn {
     store_t *store;
     store_conn_t *next_idle;
     bool in_transaction;
+    uint64_t statements; /* statements sent to the database, counted by the backend */
 };
 
 extern const store__backend_t store__sqlite_backend;
