@@ -648,6 +648,14 @@ const store__dialect_t store__pg_dialect = {
     .contains_close = "::text)) > 0",
     .find_function = "strpos",
     .json_number = json_number,
+    /* lower() and upper() follow the database's locale, which changes more than ASCII. */
+    .ascii_lower_open = "translate(",
+    .ascii_lower_close = ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+    .ascii_upper_open = "translate(",
+    .ascii_upper_close = ", 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')",
+    .trim_function = "btrim",
+    .list_length_open = "jsonb_array_length(",
+    .list_length_close = "::jsonb)",
 };
 
 #define PG_OPERATIONS                                                                          \

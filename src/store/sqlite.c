@@ -387,6 +387,13 @@ const store__dialect_t store__sqlite_dialect = {
     .contains_close = ")) > 0",
     .find_function = "instr",
     .json_number = json_number,
+    .ascii_lower_open = "lower(",
+    .ascii_lower_close = ")",
+    .ascii_upper_open = "upper(",
+    .ascii_upper_close = ")",
+    .trim_function = "trim",
+    .list_length_open = "json_array_length(",
+    .list_length_close = ")",
 };
 
 static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms,
