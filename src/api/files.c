@@ -711,6 +711,8 @@ static void serve_file(api_call_t *call, const char *id, const char *name)
         api__reply_failure(call, ERR_IO, "open files directory");
         return;
     }
+    /* NOTE: a missing file returns here without a database statement, while a private file
+     * that the caller may not read costs one, so the time taken shows whether the id exists. */
     sidecar_t sc;
     err_t err = read_sidecar(call, root, id, &sc);
     if (err == ERR_OK && strcmp(sc.name, name) != 0)

@@ -296,9 +296,36 @@ def test_workflow_ignoring_privacy_takes_hidden_thing(oracle, people):
     assert response.status_code == 400, describe(response)
 
 
+def test_workflow_read_through_hidden_thing(oracle, people):
+    """A field read through a reference to a hidden thing is empty, exactly as one read through
+    a reference to a deleted thing."""
+    bob = people["bob"]
+    hidden_task = oracle.create("task", bob["token"], {"title": "refers to a hidden project"})
+    gone_task = oracle.create("task", bob["token"], {"title": "refers to a deleted project"})
+    gone = oracle.create("project", oracle.admin, {"name": "soon gone"})
+    for task, project in ((hidden_task, people["project"]), (gone_task, gone)):
+        response = oracle.patch(f"/api/1.1/obj/task/{task}", oracle.admin,
+                                json={"project": project})
+        assert response.status_code == 204, describe(response)
+    assert oracle.delete(f"/api/1.1/obj/project/{gone}", oracle.admin).status_code == 204
+
+    hidden, missing = [], []
+    for _ in range(3):
+        for task, answers in ((hidden_task, hidden), (gone_task, missing)):
+            answers.append(oracle.post("/api/1.1/wf/task-project", bob["token"],
+                                       json={"task": task}))
+    assert hidden[0].status_code == 200, describe(hidden[0])
+    assert hidden[0].json()["response"].get("name") is None
+    assert_same_answer(oracle, hidden, missing)
+
+    response = oracle.post("/api/1.1/wf/task-project", oracle.admin, json={"task": hidden_task})
+    assert response.json()["response"] == {"name": "Secret plan"}
+
+
 def test_constraint_on_hidden_reference(oracle, people):
     """A constraint naming a hidden thing matches as one naming nothing: no error either way."""
     bob = people["bob"]
+    project = oracle.create("project", people["alice"]["token"], {"name": "unreferenced"})
     for key in ("project", "related"):
         kind = "equals" if key == "project" else "contains"
 
@@ -306,7 +333,7 @@ def test_constraint_on_hidden_reference(oracle, people):
             return oracle.search("task", bob["token"],
                                  [{"key": key, "constraint_type": kind, "value": thing_id}])
 
-        hidden, missing = probe(oracle, send, people["project"])
+        hidden, missing = probe(oracle, send, project)
         assert hidden[0].status_code == 200, describe(hidden[0])
         assert hidden[0].json()["response"]["count"] == 0
         assert_same_answer(oracle, hidden, missing)
