@@ -1930,41 +1930,41 @@ static void pg_list_contains_matches_kinds(void **state)
 }
 
 /* The tests that run on every backend. */
-#define COMMON_TESTS                                                                               \
-    cmocka_unit_test_setup_teardown(migrate_internal_creates_own_tables, setup_empty,              \
-                                    teardown_empty),                                               \
-        cmocka_unit_test_setup_teardown(migrate_twice_is_idempotent, setup, teardown),             \
-        cmocka_unit_test_setup_teardown(migrate_adds_column_and_keeps_rows, setup, teardown),      \
-        cmocka_unit_test_setup_teardown(migrate_warns_on_changed_type, setup, teardown),           \
-        cmocka_unit_test_setup_teardown(insert_get_round_trips_every_kind, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(insert_get_round_trips_nulls, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(insert_rejects_values_that_do_not_fit, setup, teardown),   \
-        cmocka_unit_test_setup_teardown(insert_duplicate_id_conflicts, setup, teardown),           \
-        cmocka_unit_test_setup_teardown(update_writes_masked_fields, setup, teardown),             \
-        cmocka_unit_test_setup_teardown(delete_removes_once, setup, teardown),                     \
-        cmocka_unit_test_setup_teardown(get_applies_where_and_flags, setup, teardown),             \
-        cmocka_unit_test_setup_teardown(search_comparisons, setup, teardown),                      \
-        cmocka_unit_test_setup_teardown(search_not_equal_matches_empty, setup, teardown),          \
-        cmocka_unit_test_setup_teardown(search_emptiness_and_lists, setup, teardown),              \
-        cmocka_unit_test_setup_teardown(search_in_values, setup, teardown),                        \
-        cmocka_unit_test_setup_teardown(search_logic, setup, teardown),                            \
-        cmocka_unit_test_setup_teardown(search_negations, setup, teardown),                        \
-        cmocka_unit_test_setup_teardown(search_ref_match_on_creator, setup, teardown),             \
-        cmocka_unit_test_setup_teardown(search_ref_match_through_user, setup, teardown),           \
-        cmocka_unit_test_setup_teardown(search_calc_agrees_with_eval, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(search_text_with_sql_matches_literally, setup, teardown),  \
-        cmocka_unit_test_setup_teardown(search_sorts_with_nulls_first, setup, teardown),           \
-        cmocka_unit_test_setup_teardown(search_pages_and_counts, setup, teardown),                 \
-        cmocka_unit_test_setup_teardown(search_returns_flags_per_row, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(search_rejects_runaway_conditions, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(user_email_is_unique_case_insensitive, setup, teardown),   \
-        cmocka_unit_test_setup_teardown(user_password_lookup_and_change, setup, teardown),         \
-        cmocka_unit_test_setup_teardown(sessions_insert_get_touch_revoke, setup, teardown),        \
-        cmocka_unit_test_setup_teardown(admin_tokens_insert_find_list_revoke, setup, teardown),    \
-        cmocka_unit_test_setup_teardown(store_error_log_omits_values, setup, teardown),            \
-        cmocka_unit_test_setup_teardown(transactions_commit_and_roll_back, setup, teardown),       \
-        cmocka_unit_test_setup_teardown(concurrent_inserts_lose_nothing, setup, teardown),         \
-        cmocka_unit_test_setup_teardown(pool_waits_for_a_free_connection, setup, teardown)
+#define COMMON_TESTS                                                                           \
+    cmocka_unit_test_setup_teardown(migrate_internal_creates_own_tables, setup_empty,          \
+                                    teardown_empty),                                           \
+    cmocka_unit_test_setup_teardown(migrate_twice_is_idempotent, setup, teardown), \
+    cmocka_unit_test_setup_teardown(migrate_adds_column_and_keeps_rows, setup, teardown), \
+    cmocka_unit_test_setup_teardown(migrate_warns_on_changed_type, setup, teardown), \
+    cmocka_unit_test_setup_teardown(insert_get_round_trips_every_kind, setup, teardown), \
+    cmocka_unit_test_setup_teardown(insert_get_round_trips_nulls, setup, teardown), \
+    cmocka_unit_test_setup_teardown(insert_rejects_values_that_do_not_fit, setup, teardown), \
+    cmocka_unit_test_setup_teardown(insert_duplicate_id_conflicts, setup, teardown), \
+    cmocka_unit_test_setup_teardown(update_writes_masked_fields, setup, teardown), \
+    cmocka_unit_test_setup_teardown(delete_removes_once, setup, teardown), \
+    cmocka_unit_test_setup_teardown(get_applies_where_and_flags, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_comparisons, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_not_equal_matches_empty, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_emptiness_and_lists, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_in_values, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_logic, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_negations, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_ref_match_on_creator, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_ref_match_through_user, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_calc_agrees_with_eval, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_text_with_sql_matches_literally, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_sorts_with_nulls_first, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_pages_and_counts, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_returns_flags_per_row, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_rejects_runaway_conditions, setup, teardown), \
+    cmocka_unit_test_setup_teardown(user_email_is_unique_case_insensitive, setup, teardown), \
+    cmocka_unit_test_setup_teardown(user_password_lookup_and_change, setup, teardown), \
+    cmocka_unit_test_setup_teardown(sessions_insert_get_touch_revoke, setup, teardown), \
+    cmocka_unit_test_setup_teardown(admin_tokens_insert_find_list_revoke, setup, teardown), \
+    cmocka_unit_test_setup_teardown(store_error_log_omits_values, setup, teardown), \
+    cmocka_unit_test_setup_teardown(transactions_commit_and_roll_back, setup, teardown), \
+    cmocka_unit_test_setup_teardown(concurrent_inserts_lose_nothing, setup, teardown), \
+    cmocka_unit_test_setup_teardown(pool_waits_for_a_free_connection, setup, teardown)
 
 int main(void)
 {
