@@ -115,7 +115,7 @@ def test_search_privacy_off_applies_every_constraint(search_off):
     assert search_off.search_ok("task", bob["token"], constraint)["count"] == 2
 
 
-# ---- Hidden things answer exactly as missing ones ----------------------------------------------
+# ---- Hidden things get the responses missing ones get ------------------------------------------
 #
 # tests/api/apps/oracle.json: a Project is found and viewed only by its creator, so to Bob every
 # project of Alice's is hidden. Each probe below sends the same request with the id of such
