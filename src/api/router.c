@@ -362,9 +362,11 @@ void api_handle(void *ctx, http_request_t *req, http_response_t *res)
         api__reply_failure(&call, err, "acquire store connection");
         return;
     }
+    const uint64_t statements_before = store_conn_statements(call.conn);
     route_api(&call, &path, at + 2);
     /* Files stored by a request that then failed are referenced by nothing. */
     if (call.res->status < 200 || call.res->status > 299)
         api__files_discard(&call, 0);
+    req->log_statements = (long long)(store_conn_statements(call.conn) - statements_before);
     store_release(call.conn);
 }

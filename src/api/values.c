@@ -175,9 +175,11 @@ static err_t thing_from_json(api_call_t *call, app_vtype_t t, const json_t *j, v
         *reason = "expected the unique id of a thing";
         return ERR_INVALID;
     }
+    /* A thing the caller may not see is treated as missing, with the same message and the same
+     * one statement, so a reference cannot probe for the ids of hidden things. */
     const app_type_t *type = &call->app->types[t.ref_type];
     store_row_t row;
-    err_t err = store_get(call->conn, type, json_string_value(j), NULL, call->req->arena, &row);
+    err_t err = privacy_get_visible(&call->pctx, type, json_string_value(j), &row, NULL);
     if (err == ERR_NOT_FOUND) {
         *reason = "no thing of the referenced type has this id";
         return ERR_INVALID;

@@ -133,9 +133,11 @@ err_t expr_eval_bool(const expr_t *e, const expr_env_t *env, bool *out) WARN_UNU
 
 /* Compiles a yes/no expression over This <Type> into a condition on that type's table. Parts that
  * do not depend on This (Current User, parameters, literals) are evaluated once with env; parts
- * that do become column conditions. The result lives in env->arena. Returns ERR_INVALID when a
- * part that depends on This has no store condition (arithmetic, :count and the text operators
- * on a field of This); expr_check_searchable names that part. */
+ * that do become column conditions, with :count, the text operators and arithmetic on a field of
+ * This as computed values (store_calc_t). Fields read through references are read as stored,
+ * whatever the caller may see of the referenced thing. The result lives in env->arena. Returns
+ * ERR_INVALID when a part that depends on This has no store condition (two sides that both
+ * depend on This, for one); expr_check_searchable names that part. */
 err_t expr_to_cond(const expr_t *e, const expr_env_t *env, store_cond_t **out) WARN_UNUSED;
 
 /* Checks, without an environment, that expr_to_cond can compile e: every operator applied to a

@@ -119,6 +119,10 @@ const app_field_t *expr__id_field(const app_type_t *type);
  * arithmetic then yields an empty date. */
 bool expr__date_shift(value_t amount, int64_t unit_ms, expr_arith_t op, int64_t *out);
 
+/* Applies arithmetic to two numbers. A division by zero and a result that is not finite give an
+ * empty value. */
+value_t expr__arith(expr_arith_t op, double a, double b);
+
 /* Evaluates the arithmetic and text operators: EXPR_ARITH, EXPR_DATE_ADD, EXPR_COUNT,
  * EXPR_LOWERCASE, EXPR_UPPERCASE, EXPR_TRIMMED and EXPR_LENGTH. */
 err_t expr__eval_op(const expr_t *e, const expr_env_t *env, value_t *out);

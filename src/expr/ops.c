@@ -21,10 +21,10 @@ bool expr__date_shift(value_t amount, int64_t unit_ms, expr_arith_t op, int64_t 
     return true;
 }
 
-static err_t eval_arith(const expr_t *e, double a, double b, value_t *out)
+value_t expr__arith(expr_arith_t op, double a, double b)
 {
     double r = 0;
-    switch (e->arith) {
+    switch (op) {
     case ARITH_ADD:
         r = a + b;
         break;
@@ -36,13 +36,11 @@ static err_t eval_arith(const expr_t *e, double a, double b, value_t *out)
         break;
     case ARITH_DIV:
         if (b == 0)
-            return ERR_OK;
+            return value_null();
         r = a / b;
         break;
     }
-    if (isfinite(r))
-        *out = value_number(r);
-    return ERR_OK;
+    return isfinite(r) ? value_number(r) : value_null();
 }
 
 static err_t eval_binary(const expr_t *e, const expr_env_t *env, value_t *out)
@@ -55,9 +53,9 @@ static err_t eval_binary(const expr_t *e, const expr_env_t *env, value_t *out)
         return rc;
 
     if (e->kind == EXPR_ARITH) {
-        if (a.kind != VAL_NUMBER || b.kind != VAL_NUMBER)
-            return ERR_OK;
-        return eval_arith(e, a.u.num, b.u.num, out);
+        if (a.kind == VAL_NUMBER && b.kind == VAL_NUMBER)
+            *out = expr__arith(e->arith, a.u.num, b.u.num);
+        return ERR_OK;
     }
     int64_t shift, ms;
     if (a.kind != VAL_DATE || !expr__date_shift(b, e->unit_ms, e->arith, &shift) ||
@@ -96,7 +94,9 @@ static err_t eval_text(const expr_t *e, const expr_env_t *env, value_t v, value_
         }
         while (n > 0 && is_space(s[n - 1]))
             n--;
-        *out = value_text(s, n);
+        /* A text of white space alone trims to nothing, which is an empty value. */
+        if (n > 0)
+            *out = value_text(s, n);
         return ERR_OK;
     }
 

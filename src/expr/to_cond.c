@@ -18,6 +18,7 @@ typedef struct {
     const value_t *values;
     size_t nvalues;
     bool negate;
+    const store_calc_t *calc; /* the value computed from the field that the leaf tests, or NULL */
 } leaf_t;
 
 static bool mentions_this(const expr_t *e)
@@ -91,16 +92,84 @@ static store_cmp_t flip(store_cmp_t op)
     return op;
 }
 
+/* The value calc computes from an empty field, with expr_eval's rules: a count or a length of
+ * nothing is 0, and any other step of an empty value is empty. */
+static value_t calc_on_empty(const store_calc_t *calc)
+{
+    if (calc == NULL)
+        return value_null();
+    const value_t v = calc_on_empty(calc->inner);
+    switch (calc->kind) {
+    case CALC_COUNT:
+    case CALC_LENGTH:
+        return value_number(0);
+    case CALC_LOWER:
+    case CALC_UPPER:
+    case CALC_TRIM:
+        return value_null();
+    case CALC_ADD:
+    case CALC_SUB:
+    case CALC_MUL:
+    case CALC_DIV:
+    case CALC_SUB_FROM:
+    case CALC_DIV_INTO:
+        break;
+    }
+    if (v.kind != VAL_NUMBER)
+        return value_null();
+    static const expr_arith_t ops[] = {
+        [CALC_ADD] = ARITH_ADD, [CALC_SUB] = ARITH_SUB,      [CALC_MUL] = ARITH_MUL,
+        [CALC_DIV] = ARITH_DIV, [CALC_SUB_FROM] = ARITH_SUB, [CALC_DIV_INTO] = ARITH_DIV,
+    };
+    const bool reversed = calc->kind == CALC_SUB_FROM || calc->kind == CALC_DIV_INTO;
+    return reversed ? expr__arith(ops[calc->kind], calc->number, v.u.num)
+                    : expr__arith(ops[calc->kind], v.u.num, calc->number);
+}
+
 /* What the leaf yields for a thing whose field is empty, or that a hop fails to reach: expr_eval
- * reads an empty value in both cases. */
+ * reads an empty value in both cases, and applies the leaf's computed steps to it. */
 static bool leaf_holds_on_empty(const leaf_t *leaf)
 {
+    const value_t v = calc_on_empty(leaf->calc);
     bool holds = false;
-    if (leaf->kind == COND_CMP)
-        holds = expr__apply_cmp(leaf->op, value_null(), leaf->value);
-    else if (leaf->kind == COND_IS_EMPTY)
-        holds = true;
+    switch (leaf->kind) {
+    case COND_CMP:
+        holds = expr__apply_cmp(leaf->op, v, leaf->value);
+        break;
+    case COND_IS_EMPTY:
+    case COND_IS_NOT_EMPTY:
+        holds = expr__value_is_empty(v) == (leaf->kind == COND_IS_EMPTY);
+        break;
+    case COND_TEXT_CONTAINS:
+        holds = expr__text_contains(v, leaf->value);
+        break;
+    case COND_IN:
+        for (size_t i = 0; i < leaf->nvalues && !holds; i++)
+            holds = expr__apply_cmp(CMP_EQ, v, leaf->values[i]) && !expr__value_is_empty(v);
+        break;
+    default:
+        break;
+    }
     return holds != leaf->negate;
+}
+
+/* A comparison with the empty text '', which a column never holds: the store keeps an empty
+ * text as NULL, and no computed step yields one. So it is decided without the column, except
+ * that a non-empty text orders after ''. */
+static store_cond_t *compare_with_empty_text(arena_t *arena, const leaf_t *leaf)
+{
+    switch (leaf->op) {
+    case CMP_EQ:
+    case CMP_LT:
+    case CMP_LE:
+        return store_cond_new(arena, COND_FALSE);
+    case CMP_NE:
+        return store_cond_new(arena, COND_TRUE);
+    case CMP_GT:
+    case CMP_GE:
+        break;
+    }
+    return store_cond_new(arena, COND_IS_NOT_EMPTY);
 }
 
 static store_cond_t *leaf_on_field(arena_t *arena, const app_field_t *field, const leaf_t *leaf)
@@ -110,7 +179,9 @@ static store_cond_t *leaf_on_field(arena_t *arena, const app_field_t *field, con
 
     switch (leaf->kind) {
     case COND_CMP:
-        if (!empty)
+        if (leaf->value.kind == VAL_TEXT && leaf->value.u.s.n == 0)
+            c = compare_with_empty_text(arena, leaf);
+        else if (!empty)
             c = store_cond_cmp(arena, field, leaf->op, leaf->value);
         else if (leaf->op == CMP_EQ || leaf->op == CMP_NE)
             c = store_cond_new(arena, leaf->op == CMP_EQ ? COND_IS_EMPTY : COND_IS_NOT_EMPTY);
@@ -136,20 +207,107 @@ static store_cond_t *leaf_on_field(arena_t *arena, const app_field_t *field, con
     }
     if (c == NULL)
         return NULL;
-    if (!is_const(c))
+    if (!is_const(c)) {
         c->field = field;
+        c->calc = leaf->calc;
+    }
     return leaf->negate ? negate(arena, c) : c;
+}
+
+static bool is_calc(const expr_t *e)
+{
+    switch (e->kind) {
+    case EXPR_ARITH:
+    case EXPR_COUNT:
+    case EXPR_LOWERCASE:
+    case EXPR_UPPERCASE:
+    case EXPR_TRIMMED:
+    case EXPR_LENGTH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Turns one step that computes a value from This into a store_calc_t: an operator on a value of
+ * This, or arithmetic between a value of This and one that does not depend on This, which is
+ * evaluated now. Sets *next to the operand that depends on This. */
+static err_t calc_step(const expr_t *e, const expr_env_t *env, store_calc_t *calc,
+                       const expr_t **next)
+{
+    static const store_calc_kind_t unary[] = {[EXPR_COUNT] = CALC_COUNT,
+                                              [EXPR_LENGTH] = CALC_LENGTH,
+                                              [EXPR_LOWERCASE] = CALC_LOWER,
+                                              [EXPR_UPPERCASE] = CALC_UPPER,
+                                              [EXPR_TRIMMED] = CALC_TRIM};
+    if (e->kind != EXPR_ARITH) {
+        calc->kind = unary[e->kind];
+        *next = e->left;
+        return ERR_OK;
+    }
+
+    const bool this_left = mentions_this(e->left);
+    if (this_left == mentions_this(e->right))
+        return ERR_INVALID;
+    value_t number;
+    const err_t rc = expr_eval(this_left ? e->right : e->left, env, &number);
+    if (rc != ERR_OK)
+        return rc;
+    static const store_calc_kind_t left[] = {[ARITH_ADD] = CALC_ADD,
+                                             [ARITH_SUB] = CALC_SUB,
+                                             [ARITH_MUL] = CALC_MUL,
+                                             [ARITH_DIV] = CALC_DIV};
+    static const store_calc_kind_t right[] = {[ARITH_ADD] = CALC_ADD,
+                                              [ARITH_SUB] = CALC_SUB_FROM,
+                                              [ARITH_MUL] = CALC_MUL,
+                                              [ARITH_DIV] = CALC_DIV_INTO};
+    calc->kind = this_left ? left[e->arith] : right[e->arith];
+    calc->number = number.kind == VAL_NUMBER ? number.u.num : 0;
+    /* Arithmetic with an empty value is empty for every thing, and a division by zero is
+     * CALC_DIV by 0, which the store renders as empty. Addition and multiplication commute
+     * exactly in floating point, so "2 * x" is "x * 2". */
+    if (number.kind != VAL_NUMBER) {
+        calc->kind = CALC_DIV;
+        calc->number = 0;
+    }
+    *next = this_left ? e->left : e->right;
+    return ERR_OK;
+}
+
+/* Strips the computed steps off the top of a path ("This Task's tags:count * 2"), recording
+ * them in leaf->calc outermost first, and leaves *path at the field they start from. */
+static err_t strip_calcs(const expr_t **path, const expr_env_t *env, leaf_t *leaf)
+{
+    store_calc_t **link = (store_calc_t **)&leaf->calc;
+    for (size_t steps = 0; is_calc(*path); steps++) {
+        if (steps == STORE_MAX_CALC)
+            return ERR_INVALID;
+        store_calc_t *calc = arena_calloc(env->arena, 1, sizeof(*calc));
+        if (calc == NULL)
+            return ERR_NOMEM;
+        const err_t rc = calc_step(*path, env, calc, path);
+        if (rc != ERR_OK)
+            return rc;
+        *link = calc;
+        link = (store_calc_t **)&calc->inner;
+    }
+    return ERR_OK;
 }
 
 /* Builds the leaf on the last field of path and wraps it in one COND_REF_MATCH per hop. A leaf
  * that holds on an empty value must also hold when a hop is empty or points at nothing, so it is
  * written as "no referenced thing fails it" rather than "some referenced thing passes it".
- * NOTE: expr_eval reads hops through load_field, which hides things the caller may not see, while
- * COND_REF_MATCH as store.h defines it matches the referenced row whatever its privacy rules. */
-static err_t compile_path(const expr_t *path, const expr_env_t *env, const leaf_t *leaf,
+ * A hop reads the referenced thing as stored, whatever the caller may see of it, as rule
+ * conditions are evaluated with privacy_env_for_rules. */
+static err_t compile_path(const expr_t *path, const expr_env_t *env, const leaf_t *given,
                           store_cond_t **out)
 {
     const app_t *app = env->app;
+    leaf_t computed = *given;
+    const leaf_t *leaf = &computed;
+    const err_t stripped = strip_calcs(&path, env, &computed);
+    if (stripped != ERR_OK)
+        return stripped;
     const expr_t *cur = path;
     const app_field_t *field;
 
@@ -375,24 +533,6 @@ err_t expr_to_cond(const expr_t *e, const expr_env_t *env, store_cond_t **out)
 
 /* ---- the same decisions, without an environment ---------------------------------------------- */
 
-static const char *suffix_word(expr_kind_t kind)
-{
-    switch (kind) {
-    case EXPR_COUNT:
-        return ":count";
-    case EXPR_LOWERCASE:
-        return ":lowercase";
-    case EXPR_UPPERCASE:
-        return ":uppercase";
-    case EXPR_TRIMMED:
-        return ":trimmed";
-    case EXPR_LENGTH:
-        return ":number of characters";
-    default:
-        return "this operator";
-    }
-}
-
 static bool reject(const expr_t *e, expr_error_t *err, const char *part)
 {
     err->column = e->column;
@@ -403,28 +543,35 @@ static bool reject(const expr_t *e, expr_error_t *err, const char *part)
     return false;
 }
 
-/* Mirrors compile_shifted and compile_path: after constant date shifts, a path is This or a
- * chain of fields read from This. */
+/* Mirrors compile_shifted and compile_path: after constant date shifts, or at most
+ * STORE_MAX_CALC computed steps, a path is This or a chain of fields read from This. */
 static bool path_searchable(const expr_t *path, expr_error_t *err)
 {
     while (path->kind == EXPR_DATE_ADD && !mentions_this(path->right))
         path = path->left;
     const expr_t *cur = path;
+    for (size_t steps = 0; is_calc(cur); steps++) {
+        if (steps == STORE_MAX_CALC) {
+            char part[96];
+            snprintf(part, sizeof(part), "a value of This computed in more than %d steps",
+                     STORE_MAX_CALC);
+            return reject(path, err, part);
+        }
+        if (cur->kind != EXPR_ARITH) {
+            cur = cur->left;
+            continue;
+        }
+        if (mentions_this(cur->left) && mentions_this(cur->right))
+            return reject(cur, err, "arithmetic on two values that both depend on This");
+        cur = mentions_this(cur->left) ? cur->left : cur->right;
+    }
     while (cur->kind == EXPR_FIELD)
         cur = cur->left;
     if (cur->kind == EXPR_THIS)
         return true;
-
-    char part[64];
-    switch (cur->kind) {
-    case EXPR_ARITH:
-        return reject(cur, err, "arithmetic on a value of This");
-    case EXPR_DATE_ADD:
+    if (cur->kind == EXPR_DATE_ADD)
         return reject(cur, err, "a date shift by an amount read from This");
-    default:
-        snprintf(part, sizeof(part), "\"%s\" on a value of This", suffix_word(cur->kind));
-        return reject(cur, err, part);
-    }
+    return reject(cur, err, "this expression");
 }
 
 static bool searchable(const expr_t *e, expr_error_t *err)

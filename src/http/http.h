@@ -34,6 +34,8 @@ typedef struct http_request {
     const char *request_id;    /* 16 hex characters, also sent back as X-Request-Id */
     arena_t *arena;            /* freed when the response has been sent */
     const char *log_user;      /* set by the handler: user id or "admin:<label>" for the access log */
+    long long log_statements;  /* set by the handler: SQL statements the request sent, or -1 when
+                                  it used no database connection; for the access log */
     void *impl;                /* the adapter's own state */
 } http_request_t;
 

@@ -147,6 +147,7 @@ static void *on_request_start(void *cls, const char *uri, struct MHD_Connection 
     st->req.client_ip = st->client_ip;
     st->req.request_id = st->request_id;
     st->req.arena = arena;
+    st->req.log_statements = -1;
     st->req.impl = st;
 
     atomic_fetch_add(&server->in_flight, 1);
@@ -408,12 +409,15 @@ static void write_access_log(const request_state_t *st, enum MHD_RequestTerminat
     const bool completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     const long long duration_us = (long long)((clock_mono_ns() - st->start_ns) / 1000);
     const char *user = st->req.log_user;
+    char statements[32] = "";
+    if (st->req.log_statements >= 0)
+        snprintf(statements, sizeof(statements), " statements=%lld", st->req.log_statements);
     log_access("method=%s path=%s status=%u bytes=%zu duration_us=%lld request_id=%s "
-               "client=%s%s%s%s%s",
+               "client=%s%s%s%s%s%s",
                log_quote(st->req.method != NULL ? st->req.method : "-"), log_quote(st->req.path),
                st->status, completed ? st->body_bytes : 0, duration_us, st->request_id,
                st->client_ip, user != NULL ? " user=" : "", user != NULL ? log_quote(user) : "",
-               completed ? "" : " end=", completed ? "" : termination_name(toe));
+               statements, completed ? "" : " end=", completed ? "" : termination_name(toe));
 }
 
 static void on_request_done(void *cls, struct MHD_Connection *conn, void **con_cls,

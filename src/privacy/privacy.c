@@ -25,6 +25,7 @@ static err_t load_raw(void *ud, const app_type_t *type, const char *id, size_t i
     return ERR_OK;
 }
 
+/* A hidden thing reads as empty, as a missing one does, after the same one statement. */
 static err_t load_visible(void *ud, const app_type_t *type, const char *id, size_t id_len,
                           const app_field_t *field, value_t *out)
 {
@@ -36,16 +37,13 @@ static err_t load_visible(void *ud, const app_type_t *type, const char *id, size
     if (copy == NULL)
         return ERR_NOMEM;
     store_row_t row;
-    err_t err = store_get(ctx->conn, type, copy, NULL, ctx->arena, &row);
+    privacy_perms_t perms;
+    const err_t err = privacy_get_visible(ctx, type, copy, &row, &perms);
     if (err == ERR_NOT_FOUND)
         return ERR_OK;
     if (err != ERR_OK)
         return err;
-    privacy_perms_t perms;
-    err = privacy_perms_for_values(ctx, type, row.values, &perms);
-    if (err != ERR_OK)
-        return err;
-    if (privacy_visible(&perms) && privacy_can_view(&perms, field))
+    if (privacy_can_view(&perms, field))
         *out = row.values[field->index];
     return ERR_OK;
 }
@@ -297,4 +295,49 @@ const store_cond_t *privacy_field_constrainable_cond(const privacy_ctx_t *ctx,
             any = store_cond_or(ctx->arena, any, (store_cond_t *)plan->flags[i]);
     }
     return any;
+}
+
+/* ---- Single things the caller may see ------------------------------------------------------ */
+
+static bool rule_shows(const app_type_t *type, const app_rule_t *rule)
+{
+    if (rule->find || rule->view_all)
+        return true;
+    for (size_t i = 0; rule->view_fields != NULL && i < type->nfields; i++) {
+        if (rule->view_fields[i])
+            return true;
+    }
+    return false;
+}
+
+/* A condition true for the rows privacy_visible would accept. */
+static const store_cond_t *visible_cond(const privacy_ctx_t *ctx, const privacy_plan_t *plan)
+{
+    privacy_perms_t base;
+    perms_clear(ctx, plan->type, &base);
+    perms_baseline(plan->type, &base);
+    if (privacy_visible(&base))
+        return store_cond_new(ctx->arena, COND_TRUE);
+    store_cond_t *any = store_cond_new(ctx->arena, COND_OR);
+    for (size_t i = 0; any != NULL && i < plan->nflags; i++) {
+        if (rule_shows(plan->type, plan->flag_rules[i]))
+            any = store_cond_or(ctx->arena, any, (store_cond_t *)plan->flags[i]);
+    }
+    return any;
+}
+
+err_t privacy_get_visible(const privacy_ctx_t *ctx, const app_type_t *type, const char *id,
+                          store_row_t *row, privacy_perms_t *perms)
+{
+    privacy_plan_t plan;
+    err_t err = privacy_plan_build(ctx, type, &plan);
+    if (err != ERR_OK)
+        return err;
+    store_query_t query = {.flags = plan.flags, .nflags = plan.nflags};
+    if (!plan.bypass && (query.where = visible_cond(ctx, &plan)) == NULL)
+        return ERR_NOMEM;
+    err = store_get(ctx->conn, type, id, &query, ctx->arena, row);
+    if (err == ERR_OK && perms != NULL)
+        privacy_perms_from_flags(ctx, &plan, row->flags, perms);
+    return err;
 }

@@ -98,4 +98,12 @@ const store_cond_t *privacy_field_constrainable_cond(const privacy_ctx_t *ctx,
                                                      const privacy_plan_t *plan,
                                                      const app_field_t *field);
 
+/* Reads the thing with this id when it exists and the caller may see it (find it, or view all or
+ * some of its fields), with the caller's permissions on it. Returns ERR_NOT_FOUND otherwise. A
+ * missing and a hidden thing cost the same single statement and give the same result, so a
+ * caller cannot tell them apart. With ctx->bypass any existing thing is read. Memory comes from
+ * ctx->arena. */
+err_t privacy_get_visible(const privacy_ctx_t *ctx, const app_type_t *type, const char *id,
+                          store_row_t *row, privacy_perms_t *perms) WARN_UNUSED;
+
 #endif

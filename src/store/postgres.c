@@ -266,6 +266,7 @@ static err_t query(store__pg_conn_t *c, const char *sql, size_t len, const value
     err_t err = render_params(params, nparams, &values, &block, op);
     if (err != ERR_OK)
         return err;
+    c->base.statements++;
     const char *name = NULL;
     if (cache)
         err = prepared_name(c, sql, len, nparams, &name, op);
@@ -313,6 +314,7 @@ err_t store__pg_exec(store__pg_conn_t *c, const char *sql, const char *op)
 {
     if (c->broken)
         return ERR_STORE;
+    c->base.statements++;
     PGresult *res = PQexec(c->pg, sql);
     const ExecStatusType status = PQresultStatus(res);
     err_t err = ERR_OK;
@@ -540,6 +542,7 @@ static err_t commit(store_conn_t *conn)
                  log_quote("the transaction was aborted by an earlier error"));
         return ERR_STORE;
     }
+    c->base.statements++;
     PGresult *res = PQexec(c->pg, "COMMIT");
     err_t err = ERR_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -645,6 +648,14 @@ const store__dialect_t store__pg_dialect = {
     .contains_close = "::text)) > 0",
     .find_function = "strpos",
     .json_number = json_number,
+    /* lower() and upper() follow the database's locale, which changes more than ASCII. */
+    .ascii_lower_open = "translate(",
+    .ascii_lower_close = ", 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+    .ascii_upper_open = "translate(",
+    .ascii_upper_close = ", 'abcdefghijklmnopqrstuvwxyz', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ')",
+    .trim_function = "btrim",
+    .list_length_open = "jsonb_array_length(",
+    .list_length_close = "::jsonb)",
 };
 
 #define PG_OPERATIONS                                                                          \

@@ -6,6 +6,7 @@
  */
 #include "store/store_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -301,6 +302,258 @@ static void negation(store__sql_t *q, scope_t s, const store_cond_t *c)
     cond(q, s, c->kids[0]);
 }
 
+/* ---- Computed values -------------------------------------------------------------------- */
+
+/* Arithmetic must give the evaluator's results, and PostgreSQL raises an error where a double
+ * overflows, or underflows to zero from non-zero operands, while SQLite yields Inf and C yields
+ * Inf or 0. So each arithmetic step tests its input against bounds computed here with the same
+ * C arithmetic: beyond one the result is empty (the evaluator's result for a value that is not
+ * finite), beyond the other it is 0, and only in between does the database compute. */
+
+typedef bool (*calc_pred_t)(double x, double number);
+
+static bool product_finite(double x, double a)
+{
+    return isfinite(x * a);
+}
+static bool product_zero(double x, double a)
+{
+    return x * a == 0;
+}
+static bool quotient_finite(double x, double a)
+{
+    return isfinite(x / a);
+}
+static bool quotient_zero(double x, double a)
+{
+    return x / a == 0;
+}
+static bool sum_finite(double x, double a)
+{
+    return isfinite(x + a);
+}
+static bool inverse_infinite(double x, double a)
+{
+    return !isfinite(a / x);
+}
+static bool inverse_nonzero(double x, double a)
+{
+    return a / x != 0;
+}
+
+static uint64_t double_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof(u));
+    return u;
+}
+
+static double bits_double(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, sizeof(d));
+    return d;
+}
+
+/* Returns the largest x in [0, DBL_MAX] for which holds(x, a) is true, given that it is true on
+ * [0, x] and false above, or -1 when it is false even at 0. The bit patterns of non-negative
+ * doubles are ordered as their values, so a binary search over them takes 64 steps at most. */
+static double last_holding(calc_pred_t holds, double a)
+{
+    if (!holds(0, a))
+        return -1;
+    if (holds(DBL_MAX, a))
+        return DBL_MAX;
+    uint64_t lo = double_bits(0), hi = double_bits(DBL_MAX);
+    while (hi - lo > 1) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        if (holds(bits_double(mid), a))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return bits_double(lo);
+}
+
+static void calc_value(store__sql_t *q, scope_t s, const app_field_t *field,
+                       const store_calc_t *calc, unsigned depth);
+
+/* "abs(<input>) <op> <bound>" */
+static void abs_test(store__sql_t *q, scope_t s, const app_field_t *field, const store_calc_t *calc,
+                     unsigned depth, const char *op, double bound)
+{
+    store__sql_puts(q, "abs(");
+    calc_value(q, s, field, calc->inner, depth + 1);
+    store__sql_puts(q, ")");
+    store__sql_puts(q, op);
+    store__sql_param(q, value_number(bound));
+}
+
+/* input * number or input / number, as "CASE WHEN abs(x) > B THEN NULL WHEN abs(x) <= Z THEN 0
+ * ELSE x op number END" with the branches that can occur. */
+static void scaled(store__sql_t *q, scope_t s, const app_field_t *field, const store_calc_t *calc,
+                   unsigned depth)
+{
+    const bool mul = calc->kind == CALC_MUL;
+    const double a = fabs(calc->number);
+    const double finite_max = last_holding(mul ? product_finite : quotient_finite, a);
+    const double zero_max = last_holding(mul ? product_zero : quotient_zero, a);
+    const bool overflows = finite_max<DBL_MAX, underflows = zero_max> 0;
+
+    store__sql_puts(q, "(");
+    if (overflows || underflows)
+        store__sql_puts(q, "CASE");
+    if (overflows) {
+        store__sql_puts(q, " WHEN ");
+        abs_test(q, s, field, calc, depth, " > ", finite_max);
+        store__sql_puts(q, " THEN NULL");
+    }
+    if (underflows) {
+        store__sql_puts(q, " WHEN ");
+        abs_test(q, s, field, calc, depth, " <= ", zero_max);
+        store__sql_puts(q, " THEN 0.0");
+    }
+    if (overflows || underflows)
+        store__sql_puts(q, " ELSE ");
+    calc_value(q, s, field, calc->inner, depth + 1);
+    store__sql_puts(q, mul ? " * " : " / ");
+    store__sql_param(q, value_number(calc->number));
+    if (overflows || underflows)
+        store__sql_puts(q, " END");
+    store__sql_puts(q, ")");
+}
+
+/* input + number, input - number or number - input. Only one direction can overflow: x + a for
+ * a >= 0 overflows above a bound, and x + a for a < 0 below the negated bound for |a|. */
+static void shifted(store__sql_t *q, scope_t s, const app_field_t *field, const store_calc_t *calc,
+                    unsigned depth)
+{
+    const double a = calc->kind == CALC_ADD ? calc->number : -calc->number;
+    const double bound = last_holding(sum_finite, fabs(a));
+    store__sql_puts(q, "(");
+    if (bound < DBL_MAX) {
+        store__sql_puts(q, "CASE WHEN ");
+        calc_value(q, s, field, calc->inner, depth + 1);
+        store__sql_puts(q, a >= 0 ? " > " : " < ");
+        store__sql_param(q, value_number(a >= 0 ? bound : -bound));
+        store__sql_puts(q, " THEN NULL ELSE ");
+    }
+    if (calc->kind == CALC_SUB_FROM) {
+        store__sql_param(q, value_number(calc->number));
+        store__sql_puts(q, " - ");
+        calc_value(q, s, field, calc->inner, depth + 1);
+    } else {
+        calc_value(q, s, field, calc->inner, depth + 1);
+        store__sql_puts(q, calc->kind == CALC_ADD ? " + " : " - ");
+        store__sql_param(q, value_number(calc->number));
+    }
+    if (bound < DBL_MAX)
+        store__sql_puts(q, " END");
+    store__sql_puts(q, ")");
+}
+
+/* number / input: empty for an input of 0 or so small that the quotient overflows, and 0 for an
+ * input so large that it underflows. */
+static void inverted(store__sql_t *q, scope_t s, const app_field_t *field, const store_calc_t *calc,
+                     unsigned depth)
+{
+    const double a = fabs(calc->number);
+    const double empty_max = last_holding(inverse_infinite, a);
+    const double nonzero_max = last_holding(inverse_nonzero, a);
+    store__sql_puts(q, "(CASE WHEN ");
+    abs_test(q, s, field, calc, depth, " <= ", empty_max);
+    store__sql_puts(q, " THEN NULL");
+    if (nonzero_max < DBL_MAX) {
+        store__sql_puts(q, " WHEN ");
+        abs_test(q, s, field, calc, depth, " > ", nonzero_max);
+        store__sql_puts(q, " THEN 0.0");
+    }
+    store__sql_puts(q, " ELSE ");
+    store__sql_param(q, value_number(calc->number));
+    store__sql_puts(q, " / ");
+    calc_value(q, s, field, calc->inner, depth + 1);
+    store__sql_puts(q, " END)");
+}
+
+/* The white space the evaluator's ":trimmed" removes. */
+static const char trim_characters[] = " \t\n\r\f\v";
+
+/* Appends the value calc computes from field, or the field's column when calc is NULL. Counts
+ * and lengths are cast to a double so that arithmetic on them and comparisons with a bound
+ * number never take the integer path. */
+static void calc_value(store__sql_t *q, scope_t s, const app_field_t *field,
+                       const store_calc_t *calc, unsigned depth)
+{
+    if (calc == NULL) {
+        column(q, s.alias, field);
+        return;
+    }
+    if (depth >= STORE_MAX_CALC) {
+        reject(q, "computed value has too many steps");
+        return;
+    }
+    const store__dialect_t *d = q->dialect;
+    switch (calc->kind) {
+    case CALC_COUNT:
+    case CALC_LENGTH:
+        store__sql_puts(q, "CAST(COALESCE(");
+        store__sql_puts(q, calc->kind == CALC_COUNT ? d->list_length_open : "length(");
+        calc_value(q, s, field, calc->inner, depth + 1);
+        store__sql_puts(q, calc->kind == CALC_COUNT ? d->list_length_close : ")");
+        store__sql_puts(q, ", 0) AS DOUBLE PRECISION)");
+        return;
+    case CALC_LOWER:
+    case CALC_UPPER:
+        store__sql_puts(q, calc->kind == CALC_LOWER ? d->ascii_lower_open : d->ascii_upper_open);
+        calc_value(q, s, field, calc->inner, depth + 1);
+        store__sql_puts(q, calc->kind == CALC_LOWER ? d->ascii_lower_close : d->ascii_upper_close);
+        return;
+    case CALC_TRIM:
+        store__sql_puts(q, "NULLIF(");
+        store__sql_puts(q, d->trim_function);
+        store__sql_puts(q, "(");
+        calc_value(q, s, field, calc->inner, depth + 1);
+        store__sql_puts(q, ", ");
+        store__sql_param(q, value_text(trim_characters, sizeof(trim_characters) - 1));
+        store__sql_puts(q, "), '')");
+        return;
+    case CALC_MUL:
+    case CALC_DIV:
+        if (calc->kind == CALC_DIV && calc->number == 0)
+            break;
+        if (isfinite(calc->number))
+            scaled(q, s, field, calc, depth);
+        else
+            reject(q, "computed value with a number that is not finite");
+        return;
+    case CALC_ADD:
+    case CALC_SUB:
+    case CALC_SUB_FROM:
+        if (isfinite(calc->number))
+            shifted(q, s, field, calc, depth);
+        else
+            reject(q, "computed value with a number that is not finite");
+        return;
+    case CALC_DIV_INTO:
+        if (isfinite(calc->number))
+            inverted(q, s, field, calc, depth);
+        else
+            reject(q, "computed value with a number that is not finite");
+        return;
+    }
+    /* A division by zero is empty whatever the input, as is an unknown step. */
+    if (calc->kind != CALC_DIV)
+        reject(q, "unknown computed value");
+    else
+        store__sql_puts(q, "(CASE WHEN 1 = 0 THEN 0.0 END)");
+}
+
+/* Appends what a condition on field tests: the field's column, or the value computed from it. */
+static void operand(store__sql_t *q, scope_t s, const store_cond_t *c)
+{
+    calc_value(q, s, c->field, c->calc, 0);
+}
+
 /* EQ and NE use the NULL-safe operators where an empty field must match: NE holds for an empty
  * field, "= empty" means "is empty", and a negated EQ is an NE. */
 static const char *comparison_operator(const store__sql_t *q, scope_t s, const store_cond_t *c)
@@ -337,7 +590,7 @@ static void comparison(store__sql_t *q, scope_t s, const store_cond_t *c)
     scope_t leaf = s;
     leaf.negated = s.negated && wrapped;
     wrap_open(q, leaf);
-    column(q, s.alias, c->field);
+    operand(q, s, c);
     store__sql_puts(q, op);
     store__sql_param(q, c->value);
     wrap_close(q, leaf);
@@ -349,8 +602,8 @@ static void emptiness(store__sql_t *q, scope_t s, const store_cond_t *c)
     if (!field_usable(q, s, c->field))
         return;
     const bool empty = (c->kind == COND_IS_EMPTY) != s.negated;
-    if (!is_list(c->field)) {
-        column(q, s.alias, c->field);
+    if (!is_list(c->field) || c->calc != NULL) {
+        operand(q, s, c);
         store__sql_puts(q, empty ? " IS NULL" : " IS NOT NULL");
         return;
     }
@@ -462,7 +715,7 @@ static void membership(store__sql_t *q, scope_t s, const store_cond_t *c)
         return;
     }
     wrap_open(q, s);
-    column(q, s.alias, c->field);
+    operand(q, s, c);
     store__sql_puts(q, " IN (");
     for (size_t i = 0; i < c->nvalues && !failed(q); i++) {
         if (i > 0)
@@ -519,7 +772,7 @@ static void text_contains(store__sql_t *q, scope_t s, const store_cond_t *c)
         return;
     wrap_open(q, s);
     store__sql_puts(q, q->dialect->contains_open);
-    column(q, s.alias, c->field);
+    operand(q, s, c);
     store__sql_puts(q, q->dialect->contains_middle);
     store__sql_param(q, c->value);
     store__sql_puts(q, q->dialect->contains_close);

@@ -107,6 +107,7 @@ err_t store__sqlite_prepare(store__sqlite_conn_t *c, const char *sql, size_t len
     *out = NULL;
     if (len > INT_MAX)
         return ERR_TOO_LARGE;
+    c->base.statements++;
     const uint64_t hash = fnv1a(sql, len);
     c->clock++;
     for (size_t i = 0; i < STORE__SQLITE_CACHE_SIZE; i++) {
@@ -413,6 +414,13 @@ const store__dialect_t store__sqlite_dialect = {
     .contains_close = ")) > 0",
     .find_function = "instr",
     .json_number = json_number,
+    .ascii_lower_open = "lower(",
+    .ascii_lower_close = ")",
+    .ascii_upper_open = "upper(",
+    .ascii_upper_close = ")",
+    .trim_function = "trim",
+    .list_length_open = "json_array_length(",
+    .list_length_close = ")",
 };
 
 static err_t sqlite_counter_hit(store_t *store, const char *key, int64_t now_ms, int64_t window_ms,

@@ -845,6 +845,11 @@ store_t *store_of(const store_conn_t *conn)
     return conn->store;
 }
 
+uint64_t store_conn_statements(const store_conn_t *conn)
+{
+    return conn->statements;
+}
+
 /* ---- Scheduled runs ----------------------------------------------------------------------- */
 
 err_t store_job_insert(store_conn_t *conn, const store_job_t *job)

@@ -59,6 +59,36 @@ typedef enum {
     CMP_GE,
 } store_cmp_t;
 
+/* A value computed from a field, which a condition tests in place of the field itself. Each
+ * step applies to the field's value, or to inner's result when inner is set. An empty input
+ * gives an empty result except where noted, and so does an arithmetic result that is not a
+ * finite number. No stored value makes the statement fail: the store guards the arithmetic that
+ * PostgreSQL would reject on overflow or underflow. */
+typedef enum {
+    CALC_COUNT = 0, /* elements of a list; 0 when empty */
+    CALC_LENGTH,    /* characters (Unicode code points) of a text; 0 when empty */
+    CALC_LOWER,     /* the text with ASCII letters lowercased, other characters kept */
+    CALC_UPPER,     /* the text with ASCII letters uppercased, other characters kept */
+    CALC_TRIM,      /* the text without ASCII white space at either end; empty if nothing is
+                       left */
+    CALC_ADD,       /* input + number */
+    CALC_SUB,       /* input - number */
+    CALC_MUL,       /* input * number */
+    CALC_DIV,       /* input / number; empty when number is 0 */
+    CALC_SUB_FROM,  /* number - input */
+    CALC_DIV_INTO,  /* number / input; empty when input is 0 */
+} store_calc_kind_t;
+
+/* Maximum number of computed steps a condition may carry. Each arithmetic step repeats the steps
+ * under it in the SQL text up to three times, so the statement grows with 3^steps. */
+#define STORE_MAX_CALC 6
+
+typedef struct store_calc {
+    store_calc_kind_t kind;
+    double number;                  /* the arithmetic operand; finite */
+    const struct store_calc *inner; /* applied first; NULL = the field's value */
+} store_calc_t;
+
 typedef struct store_cond {
     store_cond_kind_t kind;
     struct store_cond **kids;
@@ -70,6 +100,9 @@ typedef struct store_cond {
     size_t nvalues;
     const app_type_t *sub_type; /* COND_REF_MATCH */
     struct store_cond *sub;
+    /* COND_CMP, COND_IS_[NOT_]EMPTY, COND_TEXT_CONTAINS and COND_IN: when set, the condition
+     * tests this value computed from field instead of field's value. */
+    const store_calc_t *calc;
 } store_cond_t;
 
 /* Helpers that build nodes in an arena. They return NULL when the arena is exhausted. */
@@ -115,6 +148,11 @@ err_t store_acquire(store_t *store, store_conn_t **out) WARN_UNUSED;
 
 /* Returns the store a connection belongs to. */
 store_t *store_of(const store_conn_t *conn);
+
+/* Returns how many SQL statements the connection has sent to the database since it was opened,
+ * transaction control included. The difference across a request is that request's count, which
+ * the access log records. */
+uint64_t store_conn_statements(const store_conn_t *conn);
 void store_release(store_conn_t *conn);
 
 /* Starts a transaction. write = true declares that it will write. SQLite then takes its write

@@ -173,6 +173,7 @@ struct store_conn {
     store_t *store;
     store_conn_t *next_idle;
     bool in_transaction;
+    uint64_t statements; /* statements sent to the database, counted by the backend */
 };
 
 extern const store__backend_t store__sqlite_backend;
@@ -256,6 +257,15 @@ struct store__dialect {
      * text such as t0."f_place"), NULL when the key is missing or its value is not a number.
      * key is a fixed lowercase name from the store's code, never client input. */
     void (*json_number)(store__sql_t *q, const char *column, const char *key);
+    /* Computed values (store_calc_t). The lower and upper pairs wrap a text expression so that
+     * only ASCII letters change, as the expression evaluator does. */
+    const char *ascii_lower_open;
+    const char *ascii_lower_close;
+    const char *ascii_upper_open;
+    const char *ascii_upper_close;
+    const char *trim_function;     /* trim(text, characters) at both ends: "trim" or "btrim" */
+    const char *list_length_open;  /* elements of a JSON list held in a text column, NULL for */
+    const char *list_length_close; /* NULL: "json_array_length(" and ")" */
 };
 
 /* A statement under construction and its parameters, in placeholder order. The first failure

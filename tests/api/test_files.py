@@ -436,6 +436,14 @@ def test_failed_writes_leave_no_files(files, alice, bob):
                           json={"scans": [file_object(b"ok"), {"contents": "!"}]})
     assert_envelope(response, 400, "INVALID_DATA")
 
+    # Bob cannot find Alice's task, so the parameter names no task he can see.
+    response = files.post("/api/1.1/wf/attach", bob["token"],
+                          json={"task": task, "doc": file_object(b"hidden task")})
+    assert_envelope(response, 400, "INVALID")
+
+    response = files.patch(f"/api/1.1/obj/task/{task}", alice["token"],
+                           json={"assignee": bob["id"]})
+    assert response.status_code == 204, describe(response)
     response = files.post("/api/1.1/wf/attach", bob["token"],
                           json={"task": task, "doc": file_object(b"not run")})
     assert response.status_code == 400, describe(response)

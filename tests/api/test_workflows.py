@@ -102,15 +102,29 @@ def test_complete_own_task(server):
     assert server.fetch("task", task_id, token)["done"] is True
 
 
-def test_complete_others_task_not_run(server):
+def test_complete_own_task_not_run_when_done_by_other(server):
     alice = server.user("alice")
     bob = server.user("bob")
-    task_id = server.create("task", alice["token"], {"title": "Alice's"})
+    task_id = server.create("task", alice["token"], {"title": "Alice's", "assignee": bob["id"]})
     response = server.post("/api/1.1/wf/complete-task", bob["token"], json={"task": task_id})
     assert response.status_code == 400, describe(response)
     assert response.json() == {
         "status": "NOT_RUN",
         "message": "The condition for the workflow complete-task is not met. Workflow won't run"}
+    assert "done" not in server.fetch("task", task_id, alice["token"])
+
+
+def test_complete_hidden_task_answers_as_missing(server):
+    """A task Bob cannot find is, to him, a task that does not exist."""
+    alice = server.user("alice")
+    bob = server.user("bob")
+    task_id = server.create("task", alice["token"], {"title": "Alice's"})
+    answers = [server.post("/api/1.1/wf/complete-task", bob["token"], json={"task": thing_id})
+               for thing_id in (task_id, "1700000000000x999999999999999999")]
+    assert answers[0].status_code == 400, describe(answers[0])
+    assert answers[0].json() == {"statusCode": 400, "body": {
+        "status": "INVALID", "message": "Invalid value for parameter task (must be custom.task)"}}
+    assert answers[0].text == answers[1].text
     assert "done" not in server.fetch("task", task_id, alice["token"])
 
 

@@ -26,6 +26,7 @@
 
 #include "core/arena.h"
 #include "core/log.h"
+#include "expr/expr.h"
 #include "store/store.h"
 
 /* ---- A hand-built model ----------------------------------------------------------------- */
@@ -929,6 +930,206 @@ static void search_ref_match_through_user(void **state)
     assert_string_equal(where_ids(f, watched), "t2");
     watched->sub = store_cond_cmp(f->arena, &f->user->fields[U_ID], CMP_EQ, txt("u1"));
     assert_string_equal(where_ids(f, watched), "t1,t2");
+}
+
+/* ---- Computed values: the statement agrees with the evaluator ----------------------------- */
+
+/* Rules with counts, arithmetic and text operators on fields of This compile into conditions
+ * that carry a store_calc_t, which only a real database can check: each backend must compute
+ * exactly what expr_eval computes, including results that overflow, underflow or divide by zero
+ * (PostgreSQL raises an error on those where C gives Inf or 0). Random tasks with extreme
+ * numbers and awkward texts are searched with each rule and compared with expr_eval. */
+
+#define CALC_TASKS 80
+#define CALC_E60 "1000000000000000000000000000000000000000000000000000000000000"
+/* About 1e308, as a product because expressions take no exponents. */
+#define CALC_BIG                                                                                   \
+    "(" CALC_E60 " * " CALC_E60 " * " CALC_E60 " * " CALC_E60 " * " CALC_E60 " * 100000000)"
+
+static const char *const calc_rules[] = {
+    "This Task's tags:count > 1",
+    "This Task's tags:count is 0",
+    "This Task's tags:count is not 2",
+    "This Task's tags:count * 2 + 1 >= 5",
+    "10 - This Task's watchers:count < 9",
+    "This Task's estimate * 2 < 10",
+    "This Task's estimate * 2 is empty",
+    "This Task's estimate * 2 is not empty",
+    "This Task's estimate * 0.5 is 0",
+    "This Task's estimate * 0.5 < 0",
+    "This Task's estimate * 0 is 0",
+    "This Task's estimate * -3 > 1",
+    "This Task's estimate / 0.001 is empty",
+    "This Task's estimate / 3 > 1",
+    "This Task's estimate / 0 is empty",
+    "This Task's estimate / " CALC_BIG " is 0",
+    "10 / This Task's estimate > 2",
+    "10 / This Task's estimate is empty",
+    "0.0001 / This Task's estimate is 0",
+    "0 / This Task's estimate is 0",
+    "This Task's estimate + " CALC_BIG " is empty",
+    "This Task's estimate - " CALC_BIG " is empty",
+    CALC_BIG " - This Task's estimate is empty",
+    "5 - This Task's estimate >= 2",
+    "(This Task's estimate + 1) * 2 - 3 < 4",
+    "This Task's estimate * (1 / 0) is empty",
+    "This Task's estimate * 3 / 3 is 2.5",
+    "This Task's title:lowercase contains 'x'",
+    "This Task's title:lowercase is 'buy milk'",
+    "This Task's title:uppercase is 'MIXED'",
+    "This Task's title:uppercase doesn't contain 'MILK'",
+    "This Task's title:trimmed is 'x'",
+    "This Task's title:trimmed is empty",
+    "This Task's title:trimmed is not empty",
+    "This Task's title:number of characters is 5",
+    "This Task's title:number of characters < 3",
+    "This Task's title:trimmed:number of characters > 1",
+    "This Task's title:lowercase:trimmed:uppercase is 'X'",
+    "This Task's title:lowercase is '\xC3\x89t\xC3\xA9 x'",
+    "This Task's title:trimmed > 'W'",
+    "This Task's title is ''",
+    "This Task's title > ''",
+    "This Task's assignee's age * 2 > 70",
+    "This Task's assignee's age / 0 is empty",
+    "This Task's assignee's age * 2 is empty",
+    "This Task's assignee's name:lowercase is 'bob'",
+    "This Task's assignee's name:number of characters is 0",
+    "This Task's Creator's name:uppercase is not 'ALICE'",
+};
+
+static uint64_t calc_state = 0x2545F4914F6CDD1Du;
+
+static size_t calc_pick(size_t n)
+{
+    calc_state ^= calc_state << 13;
+    calc_state ^= calc_state >> 7;
+    calc_state ^= calc_state << 17;
+    return (size_t)(calc_state % n);
+}
+
+static const double calc_numbers[] = {0,
+                                      -0.0,
+                                      1,
+                                      2.5,
+                                      -3,
+                                      10,
+                                      0.1,
+                                      35,
+                                      1e308,
+                                      -1e308,
+                                      1.7976931348623157e308,
+                                      1e-308,
+                                      4.9e-324,
+                                      -2.5e-310,
+                                      123456.789,
+                                      1e-5};
+
+static void calc_seed(fixture_t *f)
+{
+    static const char *const names[] = {"Alice", "bob", "\xC3\x89T\xC3\xA9", NULL};
+    value_t u[U_NFIELDS];
+    for (int i = 0; i < 4; i++) {
+        char id[8], email[32];
+        snprintf(id, sizeof(id), "u%d", i + 1);
+        snprintf(email, sizeof(email), "u%d@example.com", i + 1);
+        user_values(u, id, email, names[i], 0);
+        u[U_AGE] = i == 3 ? value_null() : value_number(calc_numbers[calc_pick(16)]);
+        assert_int_equal(store_insert(f->conn, f->user, u, NULL), ERR_OK);
+    }
+
+    static const char *const titles[] = {
+        NULL, "Buy milk", "  x ", " \t\n", "\xC3\x89t\xC3\xA9 X", "MiXeD", "x", "Walk", "ab"};
+    static const char *const tags[] = {NULL, "[\"a\"]", "[\"a\",\"b\",\"c\"]", "[\"a\",\"b\"]"};
+    static const char *const refs[] = {NULL, "u1", "u2", "u3", "u4", "u9"};
+    value_t v[T_NFIELDS_MAX];
+    for (int i = 0; i < CALC_TASKS; i++) {
+        char *id = arena_printf(f->arena, "t%d", i);
+        task_values(v, id, i);
+        const char *title = titles[calc_pick(9)];
+        const char *tag = tags[calc_pick(4)];
+        const char *creator = refs[calc_pick(6)];
+        const char *assignee = refs[calc_pick(6)];
+        if (title != NULL)
+            v[T_TITLE] = txt(title);
+        if (calc_pick(5) != 0)
+            v[T_ESTIMATE] = value_number(calc_numbers[calc_pick(16)]);
+        if (tag != NULL)
+            v[T_TAGS] = json(tag);
+        if (creator != NULL)
+            v[T_CREATOR] = txt(creator);
+        if (assignee != NULL)
+            v[T_ASSIGNEE] = txt(assignee);
+        assert_int_equal(store_insert(f->conn, f->task, v, NULL), ERR_OK);
+    }
+}
+
+/* Reads a referenced thing's field as stored, as rule conditions do. */
+static err_t calc_load_field(void *ud, const app_type_t *type, const char *id, size_t id_len,
+                             const app_field_t *field, value_t *out)
+{
+    fixture_t *f = ud;
+    *out = value_null();
+    store_row_t row;
+    const err_t err =
+        store_get(f->conn, type, arena_strndup(f->arena, id, id_len), NULL, f->arena, &row);
+    if (err == ERR_OK)
+        *out = row.values[field->index];
+    return err == ERR_NOT_FOUND ? ERR_OK : err;
+}
+
+static void search_calc_agrees_with_eval(void **state)
+{
+    fixture_t *f = *state;
+    calc_seed(f);
+    store_query_t all = {.limit = 1000};
+    store_row_t *rows = NULL;
+    size_t nrows = 0, total = 0;
+    assert_int_equal(store_search(f->conn, f->task, &all, f->arena, &rows, &nrows, &total), ERR_OK);
+    assert_int_equal(nrows, CALC_TASKS);
+
+    const expr_scope_t scope = {.app = &f->model.app, .this_type = 1};
+    expr_env_t env = {.app = &f->model.app,
+                      .this_type = f->task,
+                      .arena = f->arena,
+                      .load_field = calc_load_field,
+                      .ud = f};
+    for (size_t r = 0; r < sizeof(calc_rules) / sizeof(calc_rules[0]); r++) {
+        expr_t *e = NULL;
+        expr_error_t error;
+        if (expr_parse(f->arena, &scope, calc_rules[r], &e, &error) != ERR_OK)
+            fail_msg("%s: column %d: %s", calc_rules[r], error.column, error.message);
+        store_cond_t *cond = NULL;
+        env.this_values = NULL;
+        const err_t compiled = expr_to_cond(e, &env, &cond);
+        if (compiled != ERR_OK)
+            fail_msg("%s: expr_to_cond failed with %s", calc_rules[r], err_name(compiled));
+
+        store_query_t query = {.where = cond, .limit = 1000, .count_total = true};
+        store_row_t *found = NULL;
+        size_t nfound = 0;
+        const err_t err = store_search(f->conn, f->task, &query, f->arena, &found, &nfound, &total);
+        if (err != ERR_OK)
+            fail_msg("%s: the search failed with %s", calc_rules[r], err_name(err));
+        assert_int_equal(total, nfound);
+
+        size_t k = 0;
+        for (size_t i = 0; i < nrows; i++) {
+            env.this_values = rows[i].values;
+            bool expected;
+            const err_t evaluated = expr_eval_bool(e, &env, &expected);
+            if (evaluated != ERR_OK)
+                fail_msg("%s: expr_eval failed with %s", calc_rules[r], err_name(evaluated));
+            const value_t id = rows[i].values[T_ID];
+            const bool matched = k < nfound && found[k].values[T_ID].u.s.n == id.u.s.n &&
+                                 memcmp(found[k].values[T_ID].u.s.p, id.u.s.p, id.u.s.n) == 0;
+            if (matched)
+                k++;
+            if (matched != expected)
+                fail_msg("%s on %.*s: expr_eval says %s, the search says %s", calc_rules[r],
+                         (int)id.u.s.n, id.u.s.p, expected ? "yes" : "no", matched ? "yes" : "no");
+        }
+        assert_int_equal(k, nfound);
+    }
 }
 
 static void search_text_with_sql_matches_literally(void **state)
@@ -1910,6 +2111,7 @@ static void pg_list_contains_matches_kinds(void **state)
     cmocka_unit_test_setup_teardown(search_negations, setup, teardown), \
     cmocka_unit_test_setup_teardown(search_ref_match_on_creator, setup, teardown), \
     cmocka_unit_test_setup_teardown(search_ref_match_through_user, setup, teardown), \
+    cmocka_unit_test_setup_teardown(search_calc_agrees_with_eval, setup, teardown), \
     cmocka_unit_test_setup_teardown(search_text_with_sql_matches_literally, setup, teardown), \
     cmocka_unit_test_setup_teardown(search_sorts_with_nulls_first, setup, teardown), \
     cmocka_unit_test_setup_teardown(search_pages_and_counts, setup, teardown), \
