@@ -6,11 +6,13 @@ set -euo pipefail
 packages=(
     cmake ninja-build pkg-config gcc make
     libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
-    libstemmer-dev
+    libstemmer-dev libqrencode-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
     # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.
-    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15)
+    # qrencode, libqrencode's command-line tool, draws the QR code that test_twofactor.py compares
+    # with the image froth returns.
+    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15 qrencode)
 fi
 
 missing=()

@@ -388,6 +388,8 @@ static const char *suffix_word(expr_kind_t kind)
         return ":trimmed";
     case EXPR_LENGTH:
         return ":number of characters";
+    case EXPR_QR_CODE:
+        return ":QR code";
     default:
         return "this operator";
     }

@@ -4,8 +4,12 @@ rejection, recovery code rotation, disabling, and secrets kept out of the log an
 import base64
 import hashlib
 import hmac
+import re
+import shutil
 import struct
+import subprocess
 import time
+import xml.etree.ElementTree as ElementTree
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
@@ -100,6 +104,63 @@ def test_enrolment_uri_format(twofactor):
     assert query["algorithm"] == ["SHA1"]
     assert query["digits"] == ["6"]
     assert query["period"] == ["30"]
+
+
+QUIET_ZONE = 4
+SVG_NS = "{http://www.w3.org/2000/svg}"
+RECT_RE = re.compile(r"M(\d+) (\d+)h(\d+)v1h-(\d+)z")
+
+
+def svg_modules(svg):
+    """Return the SVG's module grid (rows of 0 and 1, quiet zone included), checking that the
+    document is an SVG with one path of one-module-high rectangles that never overlap."""
+    root = ElementTree.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    x0, y0, width, height = (int(v) for v in root.get("viewBox").split())
+    assert (x0, y0) == (0, 0) and width == height
+    paths = root.findall(f"{SVG_NS}path")
+    assert len(paths) == 1
+    d = paths[0].get("d")
+    assert RECT_RE.sub("", d) == "", "the path holds something besides rectangles"
+    grid = [[0] * width for _ in range(width)]
+    for match in RECT_RE.finditer(d):
+        x, y, run, back = (int(v) for v in match.groups())
+        assert run == back and run > 0
+        for i in range(run):
+            assert grid[y][x + i] == 0, f"module ({x + i}, {y}) drawn twice"
+            grid[y][x + i] = 1
+    return grid
+
+
+def qrencode_modules(text):
+    """Return libqrencode's own module grid for text, drawn by its command-line tool with the
+    settings froth uses (8-bit mode, level M, smallest version) and the same quiet zone."""
+    tool = shutil.which("qrencode")
+    assert tool, "the qrencode tool is missing: run scripts/install-deps.sh --test"
+    drawn = subprocess.run([tool, "-8", "-l", "M", "-m", str(QUIET_ZONE), "-t", "ASCII", "-o", "-"],
+                           input=text.encode("utf-8"), capture_output=True, check=True,
+                           timeout=10).stdout.decode("ascii")
+    return [[1 if row[i:i + 2] == "##" else 0 for i in range(0, len(row), 2)]
+            for row in drawn.splitlines() if row]
+
+
+def test_enrolment_qr_code_matches_uri(twofactor):
+    user = twofactor.user("qr")
+    response = call(twofactor, "enable-2fa", user["token"], password=user["password"])
+    uri = twofactor.plant(result(response, "uri"))
+    qr_code = twofactor.plant(result(response, "qr_code"))
+    prefix = "data:image/svg+xml;base64,"
+    assert qr_code.startswith(prefix)
+    grid = svg_modules(base64.b64decode(qr_code[len(prefix):], validate=True))
+
+    size = len(grid)
+    symbol = size - 2 * QUIET_ZONE
+    assert symbol >= 21 and (symbol - 17) % 4 == 0, f"{symbol} is not a QR symbol width"
+    for y in range(size):
+        for x in range(size):
+            if min(x, y) < QUIET_ZONE or max(x, y) >= size - QUIET_ZONE:
+                assert grid[y][x] == 0, f"quiet zone module ({x}, {y}) is dark"
+    assert grid == qrencode_modules(uri)
 
 
 def test_enrolment_wrong_password_rejected(twofactor):
