@@ -32,6 +32,7 @@ typedef struct {
     unsigned scheduler_poll_ms;
     unsigned idle_days;
     const char *trusted_proxies;
+    const char *secret_key_file; /* NULL = beside a SQLite database, none on PostgreSQL */
 } options_t;
 
 /* The value of the environment variable name, or fallback when it is unset or empty. */

@@ -119,6 +119,25 @@ def run_psql(cluster, sql):
         pytest.fail(f"psql failed on {sql!r}: {result.stderr}")
 
 
+def sql_rows(db_url, sql, params=()):
+    """Run one SQL statement on a store (an sqlite: or postgres:// URL) outside froth and return
+    its rows as lists of strings, for tests that check what froth stored. params fill the "?"
+    marks; psql takes no parameters, so on PostgreSQL they go in as quoted literals."""
+    if db_url.startswith("sqlite:"):
+        import sqlite3
+        with sqlite3.connect(db_url[len("sqlite:"):], timeout=10) as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [["" if value is None else str(value) for value in row] for row in rows]
+    literal = tuple("NULL" if p is None else "'" + str(p).replace("'", "''") + "'" for p in params)
+    psql = os.path.join(pg_cluster()["FROTH_PG_BINDIR"], "psql")
+    result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                             "-d", db_url, "-c", sql.replace("?", "%s") % literal],
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"psql failed: {result.stderr}")
+    return [line.split("\t") for line in result.stdout.splitlines() if line]
+
+
 def new_store(work_dir, name):
     """Create an empty store and return (URL for --db, function that deletes it).
 
