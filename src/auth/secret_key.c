@@ -16,7 +16,7 @@
 
 #include "auth/secret_key.h"
 
-/* A key file holds one line; anything longer is not a key file. */
+/* A key file contains one line, so anything longer is not a key file. */
 #define KEY_FILE_MAX 256
 
 static unsigned char secret_key[AUTH_SECRET_KEY_BYTES];

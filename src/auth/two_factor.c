@@ -26,7 +26,7 @@ static const char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 /* A stored secret is SEALED_PREFIX and the unpadded URL-safe base64 of an XChaCha20-Poly1305
  * nonce followed by the encrypted secret and its tag. The user id is the associated data, so a
  * value copied into another user's row does not decrypt. A plain base32 secret never contains
- * ':', so the prefix tells the two forms apart. */
+ * ':', so the prefix distinguishes the two forms. */
 #define SEALED_PREFIX "v1:"
 #define SEALED_BYTES                                                                               \
     (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + TOTP_SECRET_BYTES +                          \

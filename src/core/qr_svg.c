@@ -1,5 +1,5 @@
-/* QR codes as SVG data URIs. The symbol comes from libqrencode; the SVG writer is ours, so that
- * the image is a plain path that any browser or image library renders the same way. */
+/* QR codes as SVG data URIs. The symbol comes from libqrencode. The SVG writer is ours, so the
+ * image is one plain path that any browser or image library renders the same way. */
 #include "core/qr_svg.h"
 
 #include <errno.h>
@@ -31,8 +31,8 @@ err_t qr_svg_write(const unsigned char *modules, int width, sbuf_t *out)
     if (modules == NULL || width <= 0 || out == NULL)
         return ERR_INVALID;
     const int size = width + 2 * QR_SVG_QUIET_ZONE;
-    /* Four pixels a module is a size that phone cameras read from a screen; the viewBox lets a
-     * page scale the image to any other size. */
+    /* The default size of 4 pixels per module makes images of 116 to 740 pixels. A page can
+     * scale them to any other size because of the viewBox. */
     sbuf_printf(out,
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 "viewBox=\"0 0 %d %d\" shape-rendering=\"crispEdges\">"
@@ -65,7 +65,7 @@ err_t qr_svg_data_uri(const char *text, size_t n, arena_t *arena, char **uri)
         return ERR_INVALID;
     if (n > QR_SVG_MAX_TEXT)
         return ERR_TOO_LARGE;
-    /* Version 0 asks for the smallest version that holds the data. */
+    /* Version 0 selects the smallest version that fits the data. */
     QRcode *code = QRcode_encodeData((int)n, (const unsigned char *)text, 0, QR_ECLEVEL_M);
     if (code == NULL)
         return errno == ERANGE ? ERR_TOO_LARGE : ERR_NOMEM;

@@ -1,7 +1,7 @@
 /* QR codes as SVG images: libqrencode computes the symbol, and qr_svg writes it as one SVG path.
  *
- * The SVG has a quiet zone of QR_SVG_QUIET_ZONE light modules on each side, as ISO/IEC 18004
- * requires, and one unit of its viewBox per module. Dark modules are drawn as one rectangle per
+ * The SVG has a quiet zone of QR_SVG_QUIET_ZONE light modules on each side, the margin that QR
+ * readers expect and libqrencode's own tools draw, and one unit of its viewBox per module. Dark modules are drawn as one rectangle per
  * horizontal run, so the image stays small. Nothing here logs: the encoded text may be a secret.
  */
 #ifndef FROTH_CORE_QR_SVG_H
@@ -15,10 +15,11 @@
 
 #define QR_SVG_QUIET_ZONE 4         /* light modules around the symbol */
 #define QR_SVG_MAX_TEXT 2331        /* bytes that fit in a version 40 symbol at level M */
-#define QR_SVG_MAX_BYTES (1u << 20) /* cap of the SVG text; the largest symbol needs under 400 KB  \
-                                     */
+/* Cap of the SVG text. A version 40 symbol of alternating modules, the worst case, needs about
+ * 16,000 rectangles of at most 20 bytes each, so about 320 KB (an estimate, not a measurement). */
+#define QR_SVG_MAX_BYTES (1u << 20)
 
-/* Writes an SVG image of a QR symbol into out. modules holds width * width bytes, row by row,
+/* Writes an SVG image of a QR symbol into out. modules has width * width bytes, row by row,
  * and a module is dark when bit 0 of its byte is set (libqrencode's layout). Returns the sbuf's
  * error: ERR_NOMEM, or ERR_TOO_LARGE when out's maximum is too small. */
 err_t qr_svg_write(const unsigned char *modules, int width, sbuf_t *out) WARN_UNUSED;

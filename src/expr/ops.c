@@ -1,7 +1,7 @@
 /* Evaluation of the operators that compute a new value: arithmetic on numbers, date shifts,
  * ":count" on lists and the text operators. An empty operand gives an empty result, and so do a
  * division by zero and a result no JSON number can hold. The one operator that fails at run time
- * is ":QR code" on a text longer than a QR code holds (ERR_TOO_LARGE).
+ * is ":QR code" on a text too long for a QR code (ERR_TOO_LARGE).
  */
 #include <math.h>
 #include <string.h>

@@ -27,9 +27,9 @@
  * stored: encrypted under the server's secret key, so the database that imports it must be served
  * with the same key (or, from before encryption, plain base32). "recovery_codes" is left out when
  * none are left. "job" lines are the scheduled workflow runs that have not finished: pending ones
- * and those a node was running during the export, which run again after an import; "caller_kind"
- * is 0 for anonymous, 1 for a user and 2 for an admin token, and "params" the stored parameter
- * object. Dumps written before these lines existed have neither them nor their counts in the
+ * and those a node was running during the export, which run again after an import. Their
+ * "caller_kind" is 0 for anonymous, 1 for a user and 2 for an admin token, and "params" is the
+ * stored parameter object. Dumps written before these lines existed have neither them nor their counts in the
  * closing line, and still import.
  */
 #include "store/export_internal.h"

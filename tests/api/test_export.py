@@ -336,12 +336,13 @@ def copy_auth_state(source_url, target_url, work_dir):
     assert user["secret"] not in text
     assert not any(code in text for code in user["codes"])
     [state] = [json.loads(line)["two_factor"] for line in text.splitlines() if '"two_factor":{' in line]
-    assert state["user_id"] == user["id"] and state["enabled"] is True
+    assert state["user_id"] == user["id"]
+    assert state["enabled"] is True
     assert state["last_step"] == user["step"]
     assert state["secret"].startswith("v1:")
     assert len(state["recovery_codes"].split(" ")) == 9
 
-    # Ask for the run now on the copy, so the test sees it run.
+    # Move the run to now on the copy, so that the test can wait for it.
     result = run_cli("import", "--app", str(AUTH_APP), "--db", target_url, "--in", str(dump))
     assert result.returncode == 0, result.stderr
     assert "users with two-factor state: 1" in result.stderr, result.stderr

@@ -30,8 +30,8 @@ def key_file(path):
 
 
 def start_twofactor(work_dir, key=None):
-    """Start the two-factor app. On PostgreSQL it needs a secret key file, made here when key is
-    None; on SQLite, without key, froth keeps the key in a file beside the database."""
+    """Start the two-factor app with the key file key. On PostgreSQL the app needs one, so it is
+    made here when key is None. On SQLite, without a key, froth keeps one beside the database."""
     Path(work_dir).mkdir(parents=True, exist_ok=True)
     froth = Froth(APPS_DIR / "twofactor.json", work_dir)
     if key is None and store_kind() == "postgres":
@@ -139,7 +139,8 @@ def svg_modules(svg):
     root = ElementTree.fromstring(svg)
     assert root.tag == f"{SVG_NS}svg"
     x0, y0, width, height = (int(v) for v in root.get("viewBox").split())
-    assert (x0, y0) == (0, 0) and width == height
+    assert (x0, y0) == (0, 0)
+    assert width == height
     paths = root.findall(f"{SVG_NS}path")
     assert len(paths) == 1
     d = paths[0].get("d")
@@ -147,7 +148,8 @@ def svg_modules(svg):
     grid = [[0] * width for _ in range(width)]
     for match in RECT_RE.finditer(d):
         x, y, run, back = (int(v) for v in match.groups())
-        assert run == back and run > 0
+        assert run == back
+        assert run > 0
         for i in range(run):
             assert grid[y][x + i] == 0, f"module ({x + i}, {y}) drawn twice"
             grid[y][x + i] = 1
@@ -177,7 +179,8 @@ def test_enrolment_qr_code_matches_uri(twofactor):
 
     size = len(grid)
     symbol = size - 2 * QUIET_ZONE
-    assert symbol >= 21 and (symbol - 17) % 4 == 0, f"{symbol} is not a QR symbol width"
+    assert symbol >= 21, f"{symbol} is not a QR symbol width"
+    assert (symbol - 17) % 4 == 0, f"{symbol} is not a QR symbol width"
     for y in range(size):
         for x in range(size):
             if min(x, y) < QUIET_ZONE or max(x, y) >= size - QUIET_ZONE:
