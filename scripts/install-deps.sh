@@ -6,13 +6,15 @@ set -euo pipefail
 packages=(
     cmake ninja-build pkg-config gcc make
     libmicrohttpd-dev libjansson-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
-    libstemmer-dev libcurl4-openssl-dev
+    libstemmer-dev libcurl4-openssl-dev libqrencode-dev
     # The app setting "timezone" reads zones from /usr/share/zoneinfo.
     tzdata
 )
 if [[ "${1:-}" == "--test" ]]; then
     # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.
-    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15)
+    # qrencode, libqrencode's command-line tool, draws the QR code that test_twofactor.py compares
+    # with the image froth returns.
+    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15 qrencode)
 fi
 
 missing=()

@@ -42,6 +42,7 @@ typedef struct {
     mail_starttls_t smtp_starttls;
     unsigned smtp_retry_ms;
     unsigned smtp_max_attempts;
+    const char *secret_key_file; /* NULL = beside a SQLite database, none on PostgreSQL */
 } options_t;
 
 /* Returns the value of the environment variable name, or fallback when it is unset or empty. */

@@ -14,11 +14,13 @@ static void usage_export(FILE *f)
     fputs("usage: froth export [--app FILE] [--db URL] [--out FILE]\n"
           "\n"
           "Writes all of the app's data to one dump: every thing of every type with its built-in\n"
-          "fields, users' emails and password hashes, sessions and admin token hashes, and the\n"
-          "audit log, one JSON object per line. froth import loads it into another database,\n"
-          "SQLite or PostgreSQL. The dump is read from one snapshot, so servers may keep\n"
-          "running. It holds password and token hashes: keep it private. Prints a count per\n"
-          "type to stderr.\n"
+          "fields, users' emails and password hashes, sessions and admin token hashes, users'\n"
+          "two-factor state, the scheduled workflow runs that have not finished, and the audit\n"
+          "log, one JSON object per line. froth import loads it into another database, SQLite or\n"
+          "PostgreSQL. The dump is read from one snapshot, so servers may keep running. It holds\n"
+          "password and token hashes and encrypted TOTP secrets: keep it private. The database it\n"
+          "goes to must be served with the same --secret-key-file. Prints a count per type to\n"
+          "stderr.\n"
           "  --app FILE   app definition (env FROTH_APP; default app.json)\n"
           "  --db URL     database to read, sqlite:PATH or postgres://USER@HOST:PORT/DBNAME\n"
           "               (env FROTH_DB; default sqlite:froth.db)\n"
@@ -112,6 +114,8 @@ static void print_dump_summary(const char *what, const char *url, const app_t *a
         fprintf(stderr, "  %s: %zu\n", app->types[i].name, stats->things[i]);
     fprintf(stderr, "  sessions: %zu\n  admin tokens: %zu\n  audit rows: %zu\n", stats->sessions,
             stats->admin_tokens, stats->audit);
+    fprintf(stderr, "  users with two-factor state: %zu\n  scheduled runs: %zu\n",
+            stats->two_factor, stats->jobs);
 }
 
 /* Opens the store for export. A mistyped SQLite path must not quietly create an empty database

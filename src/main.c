@@ -114,7 +114,11 @@ static void usage_serve(FILE *f)
         "  --lockout-after N   failed logins in 15 minutes that lock an account until the 15\n"
         "                      minutes end, 0 for never (env FROTH_LOCKOUT_AFTER; default 10)\n"
         "  --scheduler-poll-ms N  how often due scheduled workflows and queued emails are\n"
-        "                      looked for, in ms (env FROTH_SCHEDULER_POLL_MS; default 1000)\n",
+        "                      looked for, in ms (env FROTH_SCHEDULER_POLL_MS; default 1000)\n"
+        "  --secret-key-file FILE  32 random bytes, as 64 hex digits or base64, that encrypt\n"
+        "                      TOTP secrets (env FROTH_SECRET_KEY_FILE; default on SQLite:\n"
+        "                      PATH.secret-key beside the database, created when missing;\n"
+        "                      required on PostgreSQL when the app uses two-factor actions)\n",
         f);
     /* A second string, because C17 compilers need not accept string literals over 4095 bytes. */
     fputs("  --smtp-url URL      SMTP relay that sends queued emails: smtp://HOST[:PORT] (with\n"
@@ -197,6 +201,7 @@ enum {
     OPT_SMTP_STARTTLS,
     OPT_SMTP_RETRY,
     OPT_SMTP_MAX_ATTEMPTS,
+    OPT_SECRET_KEY_FILE,
 };
 
 static const struct option long_options[] = {
@@ -222,6 +227,7 @@ static const struct option long_options[] = {
     {"smtp-starttls", required_argument, NULL, OPT_SMTP_STARTTLS},
     {"smtp-retry-ms", required_argument, NULL, OPT_SMTP_RETRY},
     {"smtp-max-attempts", required_argument, NULL, OPT_SMTP_MAX_ATTEMPTS},
+    {"secret-key-file", required_argument, NULL, OPT_SECRET_KEY_FILE},
     {"host", required_argument, NULL, OPT_HOST},
     {"port", required_argument, NULL, OPT_PORT},
     {"threads", required_argument, NULL, OPT_THREADS},
@@ -341,6 +347,9 @@ static bool apply_option(options_t *o, int opt, const char *value)
         return true;
     case OPT_FILES_DIR:
         o->files_dir = value;
+        return true;
+    case OPT_SECRET_KEY_FILE:
+        o->secret_key_file = value;
         return true;
     case OPT_PUBLIC_URL:
         if (!public_url_is_valid(value)) {
@@ -494,6 +503,7 @@ static bool load_env(options_t *o)
         {"FROTH_SMTP_STARTTLS", OPT_SMTP_STARTTLS},
         {"FROTH_SMTP_RETRY_MS", OPT_SMTP_RETRY},
         {"FROTH_SMTP_MAX_ATTEMPTS", OPT_SMTP_MAX_ATTEMPTS},
+        {"FROTH_SECRET_KEY_FILE", OPT_SECRET_KEY_FILE},
     };
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
         const char *v = getenv(vars[i].name);
@@ -665,6 +675,76 @@ static char **split_origins(const char *list)
     return out;
 }
 
+/* True when a workflow of app enrols users in two-factor authentication or checks their codes,
+ * so that serving it needs the secret key. */
+static bool app_uses_two_factor(const app_t *app)
+{
+    for (size_t i = 0; i < app->nworkflows; i++) {
+        const app_workflow_t *wf = &app->workflows[i];
+        for (size_t j = 0; j < wf->nactions; j++) {
+            switch (wf->actions[j].kind) {
+            case ACT_ENABLE_2FA_START:
+            case ACT_ENABLE_2FA_CONFIRM:
+            case ACT_DISABLE_2FA:
+            case ACT_REGENERATE_RECOVERY_CODES:
+                return true;
+            default:
+                break;
+            }
+        }
+    }
+    return false;
+}
+
+/* Sets the secret key that encrypts TOTP secrets. A SQLite database is served by this process
+ * alone, so its key can live in a file created beside it on first start. Several PostgreSQL
+ * nodes must share one key, which froth cannot create for them, so there it must be given
+ * explicitly when the app uses two-factor authentication. Returns false after printing why. */
+static bool set_up_secret_key(const options_t *o, const app_t *app, const store_t *store)
+{
+    char msg[512] = "";
+    bool created = false;
+    const char *path = o->secret_key_file;
+    if (path == NULL && store_is_shared(store)) {
+        if (!app_uses_two_factor(app))
+            return true;
+        fprintf(stderr, "froth: --secret-key-file (or FROTH_SECRET_KEY_FILE) is required on "
+                        "PostgreSQL when the app uses two-factor authentication, because every "
+                        "node must encrypt TOTP secrets with the same key; create one with "
+                        "'openssl rand -hex 32 > FILE' and give it to every node\n");
+        return false;
+    }
+    char beside[4096];
+    if (path == NULL) {
+        const char *db = strncmp(o->db_url, "sqlite:", 7) == 0 ? o->db_url + 7 : o->db_url;
+        if (strcmp(db, ":memory:") == 0) {
+            /* The database vanishes with the process, and so may its key. */
+            unsigned char key[AUTH_SECRET_KEY_BYTES];
+            randombytes_buf(key, sizeof(key));
+            auth_secret_key_set(key);
+            sodium_memzero(key, sizeof(key));
+            return true;
+        }
+        if ((size_t)snprintf(beside, sizeof(beside), "%s.secret-key", db) >= sizeof(beside)) {
+            fprintf(stderr, "froth: the database path is too long for a key file beside it\n");
+            return false;
+        }
+        path = beside;
+    }
+    if (auth_secret_key_load(path, o->secret_key_file == NULL, &created, msg, sizeof(msg)) !=
+        ERR_OK) {
+        fprintf(stderr, "froth: %s\n", msg);
+        return false;
+    }
+    if (created)
+        LOG_INFO("secret key file created", "path=%s note=%s", log_quote(path),
+                 log_quote("back it up with the database: TOTP secrets need it"));
+    else if (!auth_secret_key_file_is_private(path))
+        LOG_WARN("secret key file is readable by other users; chmod 600 it", "path=%s",
+                 log_quote(path));
+    return true;
+}
+
 static unsigned default_threads(void)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -721,7 +801,7 @@ static int cmd_serve(int argc, char **argv)
     api_proxy_t *proxies = NULL;
     size_t nproxies = 0;
     rc = 1;
-    if (!cli_migrate_store(store, app, o.db_url))
+    if (!cli_migrate_store(store, app, o.db_url) || !set_up_secret_key(&o, app, store))
         goto out;
     auth_throttle_configure(&o.throttle);
     auth_set_idle_window((int64_t)o.idle_days * 24 * 3600);

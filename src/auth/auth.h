@@ -183,15 +183,41 @@ void auth_throttle_account_succeeded(store_t *store, const char *email_norm);
  * look like an email (one '@', no spaces or control characters, at most 254 bytes). */
 err_t auth_email_normalize(const char *email, size_t len, char *out, size_t size) WARN_UNUSED;
 
+/* ---- The server's secret key (secret_key.c) ---- */
+
+#define AUTH_SECRET_KEY_BYTES 32
+
+/* Parses a key file's text: 32 bytes as 64 hex digits (either case) or as standard base64, with
+ * white space around allowed. ERR_INVALID for anything else, with key wiped. */
+err_t auth_secret_key_parse(const char *text, size_t n,
+                            unsigned char key[AUTH_SECRET_KEY_BYTES]) WARN_UNUSED;
+
+/* Reads the key file at path and makes it the key that encrypts TOTP secrets. With create, a
+ * missing file is first created (mode 0600, O_EXCL) with a new random key as hex, and *created
+ * is set. On failure writes why into msg, without any key material: ERR_NOT_FOUND (no file),
+ * ERR_INVALID (not a key) or ERR_IO. Call before serving; not thread-safe. */
+err_t auth_secret_key_load(const char *path, bool create, bool *created, char *msg,
+                           size_t msglen) WARN_UNUSED;
+
+/* Makes key (AUTH_SECRET_KEY_BYTES, copied) the key; NULL forgets it. Not thread-safe. */
+void auth_secret_key_set(const unsigned char *key);
+
+/* True when a key is set. */
+bool auth_secret_key_present(void);
+
+/* True when the file exists and neither its group nor others have any permission on it. */
+bool auth_secret_key_file_is_private(const char *path);
+
 /* ---- Two-factor authentication (two_factor.c) ---- */
 
 #define AUTH_RECOVERY_CODES 10      /* recovery codes in a set */
 #define AUTH_RECOVERY_CODE_CHARS 10 /* base32 characters of one code, 50 random bits */
 
-/* Stores a new random TOTP secret for the user as pending (2FA not enabled yet), replacing any
- * pending one, and writes into *uri (arena) its otpauth:// URI for authenticator apps, which
- * carries the base32 secret, issuer and email. ERR_CONFLICT when 2FA is already enabled,
- * ERR_NOT_FOUND when there is no such user. */
+/* Stores a new random TOTP secret for the user, encrypted under the server's secret key, as
+ * pending (2FA not enabled yet), replacing any pending one, and writes into *uri (arena) its
+ * otpauth:// URI for authenticator apps, which carries the base32 secret, issuer and email.
+ * ERR_CONFLICT when 2FA is already enabled, ERR_NOT_FOUND when there is no such user,
+ * ERR_INTERNAL (logged) when no secret key is set. */
 err_t auth_two_factor_start(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
                             const char *issuer, const char *email, size_t email_n, arena_t *arena,
                             char **uri) WARN_UNUSED;
@@ -204,7 +230,9 @@ err_t auth_two_factor_confirm(store_conn_t *conn, const app_type_t *user_type,
                               arena_t *arena, char **codes) WARN_UNUSED;
 
 /* Checks code as a TOTP code (one step of drift, each step accepted once) or else as an unused
- * recovery code, which is used up. *enabled is false, and *ok too, when the user has no 2FA. */
+ * recovery code, which is used up. *enabled is false, and *ok too, when the user has no 2FA.
+ * A stored secret that cannot be decrypted (wrong or missing secret key) is logged and makes
+ * every TOTP code wrong; recovery codes still work. */
 err_t auth_two_factor_verify(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
                              const char *code, size_t n, int64_t now_ms, arena_t *arena,
                              bool *enabled, bool *ok) WARN_UNUSED;

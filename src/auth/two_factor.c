@@ -1,8 +1,10 @@
 /* Two-factor authentication with TOTP (RFC 6238) and single-use recovery codes.
  *
- * The TOTP secret is stored as base32 text and recovery codes only as SHA-256 hashes. Nothing here
- * logs a secret, a code or a URI, and every copy of a secret on the stack is wiped after use.
- * Callers decide what a failed check costs (the account lockout).
+ * The TOTP secret is stored encrypted under the server's secret key (secret_key.c) and recovery
+ * codes only as SHA-256 hashes. Secrets stored as plain base32 by earlier versions still work and
+ * are encrypted the first time they are read with a key set. Nothing here logs a secret, a code
+ * or a URI, and every copy of a secret on the stack is wiped after use. Callers decide what a
+ * failed check costs (the account lockout).
  */
 #include "auth/auth.h"
 
@@ -10,7 +12,9 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "auth/secret_key.h"
 #include "auth/totp.h"
+#include "core/log.h"
 #include "core/sbuf.h"
 
 #define SECRET_B32_SIZE ((TOTP_SECRET_BYTES * 8 + 4) / 5 + 1)
@@ -18,6 +22,127 @@
 #define URI_MAX 4096
 
 static const char base32_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/* A stored secret is SEALED_PREFIX and the unpadded URL-safe base64 of an XChaCha20-Poly1305
+ * nonce followed by the encrypted secret and its tag. The user id is the associated data, so a
+ * value copied into another user's row does not decrypt. A plain base32 secret never contains
+ * ':', so the prefix distinguishes the two forms. */
+#define SEALED_PREFIX "v1:"
+#define SEALED_BYTES                                                                               \
+    (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + TOTP_SECRET_BYTES +                          \
+     crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define SEALED_SIZE                                                                                \
+    (sizeof(SEALED_PREFIX) - 1 +                                                                   \
+     sodium_base64_ENCODED_LEN(SEALED_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING))
+
+static bool is_sealed(const char *stored)
+{
+    return strncmp(stored, SEALED_PREFIX, sizeof(SEALED_PREFIX) - 1) == 0;
+}
+
+/* Encrypts a raw TOTP key for user_id into *stored (arena). ERR_DENIED when no key is set. */
+static err_t seal_secret(const char *user_id, const unsigned char key[TOTP_SECRET_BYTES],
+                         arena_t *arena, char **stored)
+{
+    const unsigned char *server_key = auth__secret_key();
+    if (server_key == NULL)
+        return ERR_DENIED;
+    unsigned char sealed[SEALED_BYTES];
+    unsigned char *nonce = sealed;
+    randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    crypto_aead_xchacha20poly1305_ietf_encrypt(
+        sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, NULL, key, TOTP_SECRET_BYTES,
+        (const unsigned char *)user_id, strlen(user_id), NULL, nonce, server_key);
+    *stored = arena_alloc(arena, SEALED_SIZE);
+    if (*stored == NULL)
+        return ERR_NOMEM;
+    memcpy(*stored, SEALED_PREFIX, sizeof(SEALED_PREFIX) - 1);
+    sodium_bin2base64(*stored + sizeof(SEALED_PREFIX) - 1,
+                      SEALED_SIZE - (sizeof(SEALED_PREFIX) - 1), sealed, sizeof(sealed),
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    return ERR_OK;
+}
+
+/* Writes the raw TOTP key of a stored secret (sealed, or plain base32 from before encryption)
+ * into key and its length into *len. ERR_DENIED, after logging why, when it cannot be read: no
+ * key is set, the key is not the one that sealed it, or the value is damaged. The log line names
+ * neither the key nor the secret; the request context adds the user id. */
+static err_t open_secret(const char *user_id, const char *stored, unsigned char *key, size_t size,
+                         size_t *len)
+{
+    *len = 0;
+    if (!is_sealed(stored)) {
+        const long n = auth__base32_decode(stored, key, size);
+        if (n > 0) {
+            *len = (size_t)n;
+            return ERR_OK;
+        }
+        LOG_ERROR("stored TOTP secret is damaged", "form=%s", "base32");
+        return ERR_DENIED;
+    }
+    const unsigned char *server_key = auth__secret_key();
+    if (server_key == NULL) {
+        LOG_ERROR("stored TOTP secret cannot be decrypted: no secret key is configured",
+                  "fix=%s", "start froth with the --secret-key-file that encrypted it");
+        return ERR_DENIED;
+    }
+    const char *b64 = stored + sizeof(SEALED_PREFIX) - 1;
+    unsigned char sealed[SEALED_BYTES];
+    size_t sealed_len = 0;
+    unsigned long long n = 0;
+    const bool ok =
+        size >= TOTP_SECRET_BYTES &&
+        sodium_base642bin(sealed, sizeof(sealed), b64, strlen(b64), NULL, &sealed_len, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) == 0 &&
+        sealed_len == sizeof(sealed) &&
+        crypto_aead_xchacha20poly1305_ietf_decrypt(
+            key, &n, NULL, sealed + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            sealed_len - crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+            (const unsigned char *)user_id, strlen(user_id), sealed, server_key) == 0;
+    if (!ok) {
+        LOG_ERROR("stored TOTP secret cannot be decrypted: wrong secret key or damaged value",
+                  "fix=%s", "start froth with the --secret-key-file that encrypted it");
+        return ERR_DENIED;
+    }
+    *len = (size_t)n;
+    return ERR_OK;
+}
+
+/* Encrypts a secret still stored as plain base32, when a key is set, and points tf->secret at the
+ * new form. The update only applies if the stored secret is unchanged, so it never overwrites a
+ * concurrent enrolment. */
+static err_t upgrade_secret(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                            store_two_factor_t *tf, arena_t *arena)
+{
+    if (tf->secret == NULL || is_sealed(tf->secret) || auth__secret_key() == NULL)
+        return ERR_OK;
+    unsigned char key[TOTP_SECRET_BYTES * 2];
+    const long n = auth__base32_decode(tf->secret, key, sizeof(key));
+    char *sealed = NULL;
+    err_t err = ERR_OK;
+    if (n == TOTP_SECRET_BYTES)
+        err = seal_secret(user_id, key, arena, &sealed);
+    sodium_memzero(key, sizeof(key));
+    if (err != ERR_OK || sealed == NULL)
+        return err;
+    bool replaced = false;
+    err = store_two_factor_replace_secret(conn, user_type, user_id, tf->secret, sealed, &replaced);
+    if (err == ERR_OK && replaced) {
+        LOG_INFO("stored TOTP secret encrypted", "%s", "");
+        tf->secret = sealed;
+    }
+    return err;
+}
+
+/* Reads the user's state, encrypting a plain secret on the way. */
+static err_t read_state(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
+                        arena_t *arena, store_two_factor_t *tf)
+{
+    err_t err = store_two_factor_get(conn, user_type, user_id, arena, tf);
+    if (err == ERR_OK)
+        err = upgrade_secret(conn, user_type, user_id, tf, arena);
+    return err;
+}
 
 /* Percent-encodes everything but RFC 3986's unreserved characters, which is safe both in the
  * label (where ':' separates issuer and account) and in query values. */
@@ -73,10 +198,17 @@ err_t auth_two_factor_start(store_conn_t *conn, const app_type_t *user_type, con
     char secret[SECRET_B32_SIZE];
     randombytes_buf(key, sizeof(key));
     auth__base32_encode(key, sizeof(key), secret);
+    char *sealed = NULL;
+    err = seal_secret(user_id, key, arena, &sealed);
     sodium_memzero(key, sizeof(key));
-    /* NOTE: the secret is stored unencrypted, so a reader of the database can generate codes. */
-    const store_two_factor_t pending = {.secret = secret};
-    err = store_two_factor_set(conn, user_type, user_id, &pending);
+    if (err == ERR_DENIED) {
+        LOG_ERROR("two-factor enrolment impossible: no secret key is configured", "fix=%s",
+                  "start froth with --secret-key-file");
+        err = ERR_INTERNAL;
+    }
+    if (err == ERR_OK)
+        err = store_two_factor_set(conn, user_type, user_id,
+                                   &(store_two_factor_t){.secret = sealed});
     if (err == ERR_OK)
         err = build_uri(issuer, email, email_n, secret, arena, uri);
     sodium_memzero(secret, sizeof(secret));
@@ -146,10 +278,12 @@ static err_t check_totp(store_conn_t *conn, const app_type_t *user_type, const c
     char digits[TOTP_DIGITS + 1];
     memcpy(digits, code, TOTP_DIGITS);
     digits[TOTP_DIGITS] = '\0';
+    /* A secret that cannot be read makes every code wrong: the client gets the usual refusal
+     * and the operator the log line open_secret wrote. */
     unsigned char key[TOTP_SECRET_BYTES * 2];
-    const long key_len = auth__base32_decode(tf->secret, key, sizeof(key));
-    bool matched = key_len > 0 &&
-                   auth__totp_check(key, (size_t)key_len, digits, now_ms, tf->last_step, step);
+    size_t key_len = 0;
+    bool matched = open_secret(user_id, tf->secret, key, sizeof(key), &key_len) == ERR_OK &&
+                   auth__totp_check(key, key_len, digits, now_ms, tf->last_step, step);
     sodium_memzero(key, sizeof(key));
     sodium_memzero(digits, sizeof(digits));
     if (!matched)
@@ -191,7 +325,7 @@ err_t auth_two_factor_verify(store_conn_t *conn, const app_type_t *user_type, co
     *enabled = false;
     *ok = false;
     store_two_factor_t tf;
-    err_t err = store_two_factor_get(conn, user_type, user_id, arena, &tf);
+    err_t err = read_state(conn, user_type, user_id, arena, &tf);
     if (err != ERR_OK || !tf.enabled)
         return err;
     *enabled = true;
@@ -214,7 +348,7 @@ err_t auth_two_factor_confirm(store_conn_t *conn, const app_type_t *user_type,
 {
     *codes = NULL;
     store_two_factor_t tf;
-    err_t err = store_two_factor_get(conn, user_type, user_id, arena, &tf);
+    err_t err = read_state(conn, user_type, user_id, arena, &tf);
     if (err != ERR_OK)
         return err;
     if (tf.enabled || tf.secret == NULL)
@@ -242,7 +376,7 @@ err_t auth_two_factor_regenerate(store_conn_t *conn, const app_type_t *user_type
 {
     *codes = NULL;
     store_two_factor_t tf;
-    err_t err = store_two_factor_get(conn, user_type, user_id, arena, &tf);
+    err_t err = read_state(conn, user_type, user_id, arena, &tf);
     if (err != ERR_OK)
         return err;
     if (!tf.enabled)

@@ -283,6 +283,7 @@ err_t expr_eval(const expr_t *e, const expr_env_t *env, value_t *out)
     case EXPR_UPPERCASE:
     case EXPR_TRIMMED:
     case EXPR_LENGTH:
+    case EXPR_QR_CODE:
         return expr__eval_op(e, env, out);
     }
     return ERR_INTERNAL;

@@ -18,6 +18,7 @@
  *   term     := operand (("*" | "/") operand)*
  *   operand  := primary ("'s" field-name | ":" suffix)*
  *   suffix   := "count" | "lowercase" | "uppercase" | "trimmed" | "number of characters"
+ *             | "QR code"
  *   time-unit := "seconds" | "minutes" | "hours" | "days" | "weeks", or the singular
  *   primary  := "This" type-name | "Current User" | "Current date/time" | "Result of step" N
  *             | parameter-name | number | "yes" | "no" | 'quoted text' | "(" expr ")"
@@ -61,6 +62,7 @@ typedef enum {
     EXPR_UPPERCASE,    /* text left:uppercase */
     EXPR_TRIMMED,      /* text left:trimmed */
     EXPR_LENGTH,       /* text left:number of characters, a number */
+    EXPR_QR_CODE,      /* text left:QR code, an SVG image of its QR code as a data URI */
 } expr_kind_t;
 
 typedef enum {

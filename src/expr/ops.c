@@ -1,10 +1,12 @@
 /* Evaluation of the operators that compute a new value: arithmetic on numbers, date shifts,
  * ":count" on lists and the text operators. An empty operand gives an empty result, and so do a
- * division by zero and a result no JSON number can hold, so no operator fails at run time.
+ * division by zero and a result no JSON number can hold. The one operator that fails at run time
+ * is ":QR code" on a text too long for a QR code (ERR_TOO_LARGE).
  */
 #include <math.h>
 #include <string.h>
 
+#include "core/qr_svg.h"
 #include "expr/expr_internal.h"
 
 bool expr__date_shift(value_t amount, int64_t unit_ms, expr_arith_t op, int64_t *out)
@@ -102,6 +104,13 @@ static err_t eval_text(const expr_t *e, const expr_env_t *env, value_t v, value_
 
     if (env->arena == NULL)
         return ERR_INVALID;
+    if (e->kind == EXPR_QR_CODE) {
+        char *uri = NULL;
+        const err_t err = qr_svg_data_uri(s, n, env->arena, &uri);
+        if (err == ERR_OK)
+            *out = value_text(uri, strlen(uri));
+        return err;
+    }
     char *copy = arena_strndup(env->arena, s, n);
     if (copy == NULL)
         return ERR_NOMEM;

@@ -288,6 +288,7 @@ static expr_t *parse_suffix(expr_parser_t *p, expr_t *left)
         {"uppercase", EXPR_UPPERCASE},
         {"trimmed", EXPR_TRIMMED},
         {"number of characters", EXPR_LENGTH},
+        {"QR code", EXPR_QR_CODE},
     };
     const size_t colon = p->pos;
     p->pos++;
@@ -306,8 +307,8 @@ static expr_t *parse_suffix(expr_parser_t *p, expr_t *left)
         p->pos += n;
         return e;
     }
-    return fail_expected(p, "\"count\", \"lowercase\", \"uppercase\", \"trimmed\" or "
-                            "\"number of characters\" after \":\"");
+    return fail_expected(p, "\"count\", \"lowercase\", \"uppercase\", \"trimmed\", "
+                            "\"number of characters\" or \"QR code\" after \":\"");
 }
 
 static expr_t *parse_operand(expr_parser_t *p)

@@ -11,9 +11,14 @@
  *               "client_address":"203.0.113.7","user_agent":"curl/8.5.0"}}
  *   {"admin_token":{"label":"ci","token_hash":"<64 hex digits>","created_ms":1,
  *                   "last_used_ms":0}}
+ *   {"two_factor":{"user_id":"...","secret":"v1:...","enabled":true,"last_step":5,
+ *                  "recovery_codes":"<64 hex digits> <64 hex digits> ..."}}
+ *   {"job":{"id":"...","workflow":"remind","run_at_ms":1,"params":{"task":"..."},
+ *           "caller_kind":1,"caller_id":"..."}}
  *   {"audit":{"time_ms":1,"event":"login.failed","user_id":"...","client_address":"...",
  *             "detail":"reason=wrong_password"}}
- *   {"froth_export_end":{"things":2,"sessions":1,"admin_tokens":1,"audit":1}}
+ *   {"froth_export_end":{"things":2,"sessions":1,"admin_tokens":1,"two_factor":1,"jobs":1,
+ *                        "audit":1}}
  *
  * "values" maps field display names, built-ins included, to stored values. Text is a string, a
  * number a JSON number that reads back as the same double, yes/no true or false, and a date
@@ -23,6 +28,15 @@
  * first. The closing line lets import tell a whole dump from one cut short. Dumps written
  * before sessions kept their client and before the audit log lack those members and lines.
  * Hashes are exported as stored; the dump never contains a password or a token.
+ *
+ * "two_factor" lines carry the TOTP state of each user who has a secret, with the secret as
+ * stored: encrypted under the server's secret key, so the database that imports it must be served
+ * with the same key (or, from before encryption, plain base32). "recovery_codes" is left out when
+ * none are left. "job" lines are the scheduled workflow runs that have not finished: pending ones
+ * and those a node was running during the export, which run again after an import. Their
+ * "caller_kind" is 0 for anonymous, 1 for a user and 2 for an admin token, and "params" is the
+ * stored parameter object. Dumps written before these lines existed have neither them nor their
+ * counts in the closing line, and still import.
  */
 #include "store/export_internal.h"
 
@@ -43,6 +57,8 @@
 #define SESSION_PAGE 1000
 #define ADMIN_TOKEN_PAGE 100
 #define AUDIT_PAGE STORE_AUDIT_PAGE_MAX
+#define TWO_FACTOR_PAGE 500
+#define JOB_PAGE 500
 
 /* Bytes collected before one write(2), so a dump of small things does not cost a system call a
  * line. */
@@ -509,6 +525,114 @@ static err_t export_audit(exporter_t *e)
     return err;
 }
 
+/* ---- Two-factor state and scheduled runs ------------------------------------------------ */
+
+static err_t write_two_factor(exporter_t *e, const char *user_id, const store_two_factor_t *tf)
+{
+    sbuf_t *sb = &e->line;
+    sbuf_puts(sb, "{\"two_factor\":{\"user_id\":");
+    sbuf_put_json_string(sb, user_id, strlen(user_id));
+    sbuf_puts(sb, ",\"secret\":");
+    sbuf_put_json_string(sb, tf->secret, strlen(tf->secret));
+    sbuf_printf(sb, ",\"enabled\":%s,\"last_step\":%lld", tf->enabled ? "true" : "false",
+                (long long)tf->last_step);
+    if (tf->recovery_codes != NULL) {
+        sbuf_puts(sb, ",\"recovery_codes\":");
+        sbuf_put_json_string(sb, tf->recovery_codes, strlen(tf->recovery_codes));
+    }
+    sbuf_puts(sb, "}}");
+    return finish_line(e, "a user's two-factor state");
+}
+
+/* Reads one page of two-factor state after *after (NULL = the first) and writes it. Sets *count
+ * to the rows read and moves *after (malloc'd) to the last of them. */
+static err_t export_two_factor_page(exporter_t *e, const app_type_t *users, arena_t *arena,
+                                    char **ids, store_two_factor_t *states, char **after,
+                                    size_t *count)
+{
+    arena_reset(arena);
+    err_t err = e->conn->store->backend->export_two_factor(e->conn, users, *after,
+                                                           TWO_FACTOR_PAGE, arena, ids, states,
+                                                           count);
+    if (err != ERR_OK)
+        return fail(e, err, "cannot read two-factor state (%s)", err_name(err));
+    for (size_t i = 0; i < *count && err == ERR_OK; i++) {
+        err = write_two_factor(e, ids[i], &states[i]);
+        e->stats->two_factor++;
+    }
+    if (err != ERR_OK || *count == 0)
+        return err;
+    free(*after);
+    *after = strdup(ids[*count - 1]);
+    return *after == NULL ? fail(e, ERR_NOMEM, "out of memory reading two-factor state") : ERR_OK;
+}
+
+static err_t export_two_factor(exporter_t *e)
+{
+    const app_type_t *users = &e->app->types[e->app->user_type];
+    arena_t *arena = arena_new(64 << 10, PAGE_ARENA_MAX);
+    char **ids = calloc(TWO_FACTOR_PAGE, sizeof(*ids));
+    store_two_factor_t *states = calloc(TWO_FACTOR_PAGE, sizeof(*states));
+    err_t err = arena == NULL || ids == NULL || states == NULL
+                    ? fail(e, ERR_NOMEM, "out of memory reading two-factor state")
+                    : ERR_OK;
+    char *after = NULL;
+    size_t count = TWO_FACTOR_PAGE;
+    while (err == ERR_OK && count == TWO_FACTOR_PAGE)
+        err = export_two_factor_page(e, users, arena, ids, states, &after, &count);
+    free(after);
+    free(states);
+    free(ids);
+    arena_free(arena);
+    return err;
+}
+
+static err_t write_job(exporter_t *e, const store_job_t *job)
+{
+    sbuf_t *sb = &e->line;
+    sbuf_puts(sb, "{\"job\":{\"id\":");
+    sbuf_put_json_string(sb, job->id, strlen(job->id));
+    sbuf_puts(sb, ",\"workflow\":");
+    sbuf_put_json_string(sb, job->workflow, strlen(job->workflow));
+    sbuf_printf(sb, ",\"run_at_ms\":%lld,\"params\":", (long long)job->run_at_ms);
+    if (!put_raw_json(sb, job->params, strlen(job->params)))
+        return fail(e, ERR_STORE, "scheduled run \"%s\": its stored parameters are not valid JSON",
+                    job->id);
+    sbuf_printf(sb, ",\"caller_kind\":%d,\"caller_id\":", job->caller_kind);
+    sbuf_put_json_string(sb, job->caller_id, strlen(job->caller_id));
+    sbuf_puts(sb, "}}");
+    return finish_line(e, "a scheduled run");
+}
+
+static err_t export_jobs(exporter_t *e)
+{
+    arena_t *arena = arena_new(64 << 10, PAGE_ARENA_MAX);
+    store_job_t *jobs = calloc(JOB_PAGE, sizeof(*jobs));
+    err_t err = arena == NULL || jobs == NULL
+                    ? fail(e, ERR_NOMEM, "out of memory reading scheduled runs")
+                    : ERR_OK;
+    char after[sizeof(jobs->id)] = "";
+    size_t count = JOB_PAGE;
+    while (err == ERR_OK && count == JOB_PAGE) {
+        arena_reset(arena);
+        err = e->conn->store->backend->export_jobs(e->conn, after[0] != '\0' ? after : NULL,
+                                                   JOB_PAGE, arena, jobs, &count);
+        if (err != ERR_OK) {
+            err = fail(e, err, "cannot read scheduled runs (%s)", err_name(err));
+            break;
+        }
+        for (size_t i = 0; i < count && err == ERR_OK; i++) {
+            err = write_job(e, &jobs[i]);
+            e->stats->jobs++;
+        }
+        if (count > 0)
+            memcpy(after, jobs[count - 1].id, sizeof(after));
+    }
+    free(jobs);
+    arena_free(arena);
+    return err;
+}
+
 /* ---- The dump --------------------------------------------------------------------------- */
 
 static err_t write_header(exporter_t *e)
@@ -525,8 +649,9 @@ static err_t write_end(exporter_t *e)
 {
     sbuf_printf(&e->line,
                 "{\"froth_export_end\":{\"things\":%zu,\"sessions\":%zu,"
-                "\"admin_tokens\":%zu,\"audit\":%zu}}",
-                e->things, e->stats->sessions, e->stats->admin_tokens, e->stats->audit);
+                "\"admin_tokens\":%zu,\"two_factor\":%zu,\"jobs\":%zu,\"audit\":%zu}}",
+                e->things, e->stats->sessions, e->stats->admin_tokens, e->stats->two_factor,
+                e->stats->jobs, e->stats->audit);
     err_t err = finish_line(e, "the closing line");
     return err == ERR_OK ? flush(e) : err;
 }
@@ -540,6 +665,10 @@ static err_t export_all(exporter_t *e)
         err = export_sessions(e);
     if (err == ERR_OK)
         err = export_admin_tokens(e);
+    if (err == ERR_OK)
+        err = export_two_factor(e);
+    if (err == ERR_OK)
+        err = export_jobs(e);
     if (err == ERR_OK)
         err = export_audit(e);
     if (err == ERR_OK)
@@ -556,7 +685,8 @@ err_t store_export(store_t *store, const app_t *app, int fd, store_dump_stats_t 
         return ERR_INVALID;
     const store__backend_t *backend = store->backend;
     if (backend->export_things == NULL || backend->export_sessions == NULL ||
-        backend->export_admin_tokens == NULL) {
+        backend->export_admin_tokens == NULL || backend->export_two_factor == NULL ||
+        backend->export_jobs == NULL) {
         snprintf(errbuf, errlen, "this store cannot export");
         return ERR_INTERNAL;
     }

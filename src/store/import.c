@@ -311,21 +311,35 @@ static err_t import_header(importer_t *im, json_t *root)
     return ERR_OK;
 }
 
+/* Reads an optional count of the closing line: dumps from before two-factor state, scheduled
+ * runs and the audit log were exported have none, and hold no such lines either. */
+static err_t get_optional_count(importer_t *im, json_t *end, const char *key, int64_t *out)
+{
+    *out = 0;
+    if (json_object_get(end, key) == NULL)
+        return ERR_OK;
+    return get_int(im, end, key, "the closing line", out);
+}
+
 static err_t import_end(importer_t *im, json_t *end)
 {
-    static const char *const keys[] = {"things", "sessions", "admin_tokens", "audit", NULL};
+    static const char *const keys[] = {"things",     "sessions", "admin_tokens", "two_factor",
+                                       "jobs",       "audit",    NULL};
     err_t err = json_is_object(end) ? check_keys(im, end, keys, "the closing line")
                                     : fail(im, ERR_INVALID, "the closing line must be an object");
-    int64_t things = 0, sessions = 0, admin_tokens = 0, audit = 0;
+    int64_t things = 0, sessions = 0, admin_tokens = 0, two_factor = 0, jobs = 0, audit = 0;
     if (err == ERR_OK)
         err = get_int(im, end, "things", "the closing line", &things);
     if (err == ERR_OK)
         err = get_int(im, end, "sessions", "the closing line", &sessions);
     if (err == ERR_OK)
         err = get_int(im, end, "admin_tokens", "the closing line", &admin_tokens);
-    /* Dumps written before the audit log existed have no count and no audit lines. */
-    if (err == ERR_OK && json_object_get(end, "audit") != NULL)
-        err = get_int(im, end, "audit", "the closing line", &audit);
+    if (err == ERR_OK)
+        err = get_optional_count(im, end, "two_factor", &two_factor);
+    if (err == ERR_OK)
+        err = get_optional_count(im, end, "jobs", &jobs);
+    if (err == ERR_OK)
+        err = get_optional_count(im, end, "audit", &audit);
     if (err != ERR_OK)
         return err;
     if ((uint64_t)audit != im->stats->audit)
@@ -340,6 +354,12 @@ static err_t import_end(importer_t *im, json_t *end)
                     "but the dump holds %zu, %zu and %zu: the dump is damaged",
                     (long long)things, (long long)sessions, (long long)admin_tokens, im->things,
                     im->stats->sessions, im->stats->admin_tokens);
+    if ((uint64_t)two_factor != im->stats->two_factor || (uint64_t)jobs != im->stats->jobs)
+        return fail(im, ERR_INVALID,
+                    "the closing line counts two-factor state of %lld users and %lld scheduled "
+                    "runs, but the dump holds %zu and %zu: the dump is damaged",
+                    (long long)two_factor, (long long)jobs, im->stats->two_factor,
+                    im->stats->jobs);
     im->have_end = true;
     return ERR_OK;
 }
@@ -677,6 +697,121 @@ static err_t import_audit(importer_t *im, json_t *obj)
     return ERR_OK;
 }
 
+/* ---- Two-factor state and scheduled runs ------------------------------------------------ */
+
+/* Reads an optional string member into *out (NULL when absent or null), pointing into obj. */
+static err_t get_optional_string(importer_t *im, json_t *obj, const char *key,
+                                 const char *record, const char **out)
+{
+    json_t *j = json_object_get(obj, key);
+    *out = NULL;
+    if (j == NULL || json_is_null(j))
+        return ERR_OK;
+    if (!json_is_string(j) || json_string_length(j) == 0 ||
+        strlen(json_string_value(j)) != json_string_length(j))
+        return fail(im, ERR_INVALID, "%s needs \"%s\" as a non-empty string", record, key);
+    *out = json_string_value(j);
+    return ERR_OK;
+}
+
+/* The state is written as the export read it: the secret stays encrypted under the key of the
+ * database it came from, and the recovery codes stay hashes. */
+static err_t import_two_factor(importer_t *im, json_t *obj)
+{
+    static const char *const keys[] = {"user_id", "secret", "enabled", "last_step",
+                                       "recovery_codes", NULL};
+    const char *record = "two-factor state";
+    if (!json_is_object(obj))
+        return fail(im, ERR_INVALID, "\"two_factor\" must be an object");
+    char user_id[128];
+    const char *secret = NULL, *codes = NULL;
+    store_two_factor_t tf = {0};
+    err_t err = check_keys(im, obj, keys, record);
+    if (err == ERR_OK)
+        err = get_text(im, obj, "user_id", record, user_id, sizeof(user_id));
+    if (err == ERR_OK)
+        err = get_optional_string(im, obj, "secret", record, &secret);
+    if (err == ERR_OK && secret == NULL)
+        err = fail(im, ERR_INVALID, "%s needs \"secret\"", record);
+    if (err == ERR_OK)
+        err = get_bool(im, obj, "enabled", record, &tf.enabled);
+    if (err == ERR_OK)
+        err = get_int(im, obj, "last_step", record, &tf.last_step);
+    if (err == ERR_OK)
+        err = get_optional_string(im, obj, "recovery_codes", record, &codes);
+    if (err != ERR_OK)
+        return err;
+
+    tf.secret = (char *)secret;
+    tf.recovery_codes = (char *)codes;
+    err = store_two_factor_set(im->conn, &im->app->types[im->app->user_type], user_id, &tf);
+    if (err == ERR_NOT_FOUND)
+        return fail(im, err,
+                    "two-factor state of user \"%s\", who is not in the database or earlier in "
+                    "the dump",
+                    user_id);
+    if (err != ERR_OK)
+        return fail(im, err, "cannot store the two-factor state of user \"%s\": %s", user_id,
+                    err_name(err));
+    im->stats->two_factor++;
+    return ERR_OK;
+}
+
+/* A run comes back as pending with no attempts, whatever its state was in the source, so a run
+ * that was in progress there runs again here. */
+static err_t import_job(importer_t *im, json_t *obj)
+{
+    static const char *const keys[] = {"id",          "workflow",  "run_at_ms", "params",
+                                       "caller_kind", "caller_id", NULL};
+    const char *record = "a scheduled run";
+    if (!json_is_object(obj))
+        return fail(im, ERR_INVALID, "\"job\" must be an object");
+    store_job_t job = {0};
+    int64_t kind = 0;
+    err_t err = check_keys(im, obj, keys, record);
+    if (err == ERR_OK)
+        err = get_text(im, obj, "id", record, job.id, sizeof(job.id));
+    if (err == ERR_OK)
+        err = get_text(im, obj, "workflow", record, job.workflow, sizeof(job.workflow));
+    if (err == ERR_OK)
+        err = get_int(im, obj, "run_at_ms", record, &job.run_at_ms);
+    if (err == ERR_OK)
+        err = get_int(im, obj, "caller_kind", record, &kind);
+    if (err == ERR_OK && (kind < 0 || kind > 2))
+        err = fail(im, ERR_INVALID, "%s needs \"caller_kind\" 0 (anonymous), 1 (user) or 2 (admin)",
+                   record);
+    /* An anonymous caller has an empty id, which get_text would reject. */
+    json_t *caller = json_object_get(obj, "caller_id");
+    const size_t caller_n = json_is_string(caller) ? json_string_length(caller) : 0;
+    if (err == ERR_OK && (!json_is_string(caller) || caller_n >= sizeof(job.caller_id) ||
+                          strlen(json_string_value(caller)) != caller_n))
+        err = fail(im, ERR_INVALID, "%s needs \"caller_id\" as a string of at most %zu bytes",
+                   record, sizeof(job.caller_id) - 1);
+    else if (err == ERR_OK)
+        memcpy(job.caller_id, json_string_value(caller), caller_n + 1);
+    json_t *params = json_object_get(obj, "params");
+    if (err == ERR_OK && !json_is_object(params))
+        err = fail(im, ERR_INVALID, "%s needs \"params\" as an object", record);
+    if (err == ERR_OK && app_find_workflow(im->app, job.workflow, strlen(job.workflow)) == NULL)
+        err = fail(im, ERR_INVALID, "scheduled run \"%s\" of unknown workflow \"%s\"", job.id,
+                   job.workflow);
+    if (err != ERR_OK)
+        return err;
+
+    job.caller_kind = (int)kind;
+    job.params = json_dumps(params, JSON_COMPACT);
+    if (job.params == NULL)
+        return fail(im, ERR_NOMEM, "out of memory");
+    err = store_job_insert(im->conn, &job);
+    free(job.params);
+    if (err == ERR_CONFLICT)
+        return fail(im, err, "scheduled run \"%s\" already exists", job.id);
+    if (err != ERR_OK)
+        return fail(im, err, "cannot insert scheduled run \"%s\": %s", job.id, err_name(err));
+    im->stats->jobs++;
+    return ERR_OK;
+}
+
 /* ---- Lines ------------------------------------------------------------------------------ */
 
 /* Routes a parsed line by its key: the header must come first, the closing line last. */
@@ -703,12 +838,19 @@ static err_t import_record(importer_t *im, json_t *root)
     json_t *audit = json_object_get(root, "audit");
     if (audit != NULL && single)
         return import_audit(im, audit);
+    json_t *two_factor = json_object_get(root, "two_factor");
+    if (two_factor != NULL && single)
+        return import_two_factor(im, two_factor);
+    json_t *job = json_object_get(root, "job");
+    if (job != NULL && single)
+        return import_job(im, job);
     json_t *end = json_object_get(root, "froth_export_end");
     if (end != NULL && single)
         return import_end(im, end);
     return fail(im, ERR_INVALID,
                 "unknown record: expected an object with the key \"type\", or with "
-                "\"session\", \"admin_token\", \"audit\" or \"froth_export_end\" alone");
+                "\"session\", \"admin_token\", \"two_factor\", \"job\", \"audit\" or "
+                "\"froth_export_end\" alone");
 }
 
 static bool blank(const char *p, size_t n)

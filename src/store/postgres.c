@@ -697,7 +697,9 @@ const store__dialect_t store__pg_dialect = {
 #define PG_TWO_FACTOR_OPERATIONS                                                               \
     .two_factor_get = store__pg_two_factor_get, .two_factor_set = store__pg_two_factor_set,   \
     .two_factor_accept_step = store__pg_two_factor_accept_step,                                \
-    .two_factor_replace_codes = store__pg_two_factor_replace_codes
+    .two_factor_replace_codes = store__pg_two_factor_replace_codes,                            \
+    .two_factor_replace_secret = store__pg_two_factor_replace_secret,                          \
+    .export_two_factor = store__pg_export_two_factor, .export_jobs = store__pg_export_jobs
 
 /* libpq accepts both URI schemes, so both name this backend. */
 const store__backend_t store__postgres_backend = {

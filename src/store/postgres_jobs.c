@@ -51,6 +51,23 @@ err_t store__pg_job_cancel(store_conn_t *conn, const char *id)
     return err;
 }
 
+/* Reads row i of id, workflow, run_at, params, caller_kind, caller_id and attempts. */
+static err_t read_job(const PGresult *res, int i, arena_t *arena, store_job_t *j)
+{
+    err_t err = store__pg_copy_text(res, i, 0, j->id, sizeof(j->id));
+    if (err == ERR_OK)
+        err = store__pg_copy_text(res, i, 1, j->workflow, sizeof(j->workflow));
+    if (err == ERR_OK)
+        err = store__pg_copy_text(res, i, 5, j->caller_id, sizeof(j->caller_id));
+    j->run_at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+    j->params = arena_strdup(arena, PQgetvalue(res, i, 3));
+    j->caller_kind = atoi(PQgetvalue(res, i, 4));
+    j->attempts = atoi(PQgetvalue(res, i, 6));
+    if (err == ERR_OK && j->params == NULL)
+        err = ERR_NOMEM;
+    return err;
+}
+
 err_t store__pg_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, size_t max,
                           arena_t *arena, store_job_t **jobs, size_t *count)
 {
@@ -72,18 +89,7 @@ err_t store__pg_job_claim(store_conn_t *conn, int64_t now_ms, int64_t lease_ms, 
                                 "claim jobs", &res);
     const int rows = err == ERR_OK ? PQntuples(res) : 0;
     for (int i = 0; err == ERR_OK && i < rows && (size_t)i < max; i++) {
-        store_job_t *j = &(*jobs)[*count];
-        err = store__pg_copy_text(res, i, 0, j->id, sizeof(j->id));
-        if (err == ERR_OK)
-            err = store__pg_copy_text(res, i, 1, j->workflow, sizeof(j->workflow));
-        if (err == ERR_OK)
-            err = store__pg_copy_text(res, i, 5, j->caller_id, sizeof(j->caller_id));
-        j->run_at_ms = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        j->params = arena_strdup(arena, PQgetvalue(res, i, 3));
-        j->caller_kind = atoi(PQgetvalue(res, i, 4));
-        j->attempts = atoi(PQgetvalue(res, i, 6));
-        if (err == ERR_OK && j->params == NULL)
-            err = ERR_NOMEM;
+        err = read_job(res, i, arena, &(*jobs)[*count]);
         if (err == ERR_OK)
             (*count)++;
     }
@@ -99,6 +105,29 @@ err_t store__pg_job_finish(store_conn_t *conn, const char *id, const char *statu
     PGresult *res = NULL;
     err_t err = store__pg_query(store__pg_conn(conn), sql, sizeof(sql) - 1, params, 3,
                                 "finish job", &res);
+    PQclear(res);
+    return err;
+}
+
+err_t store__pg_export_jobs(store_conn_t *conn, const char *after_id, size_t limit, arena_t *arena,
+                            store_job_t *jobs, size_t *count)
+{
+    static const char sql[] =
+        "SELECT \"id\", \"workflow\", \"run_at\", \"params\", \"caller_kind\", \"caller_id\", "
+        "\"attempts\" FROM \"_froth_jobs\" WHERE \"status\" IN ('pending', 'running') "
+        "AND ($1::text IS NULL OR \"id\" > $1::text) ORDER BY \"id\" LIMIT $2::bigint";
+    const value_t params[] = {after_id == NULL ? value_null() : text(after_id),
+                              number((int64_t)limit)};
+    *count = 0;
+    PGresult *res = NULL;
+    err_t err =
+        store__pg_query(store__pg_conn(conn), sql, sizeof(sql) - 1, params, 2, "export jobs", &res);
+    const int rows = err == ERR_OK ? PQntuples(res) : 0;
+    for (int i = 0; err == ERR_OK && i < rows && *count < limit; i++) {
+        err = read_job(res, i, arena, &jobs[*count]);
+        if (err == ERR_OK)
+            (*count)++;
+    }
     PQclear(res);
     return err;
 }

@@ -488,4 +488,7 @@ const store__backend_t store__sqlite_backend = {
     .two_factor_set = store__sqlite_two_factor_set,
     .two_factor_accept_step = store__sqlite_two_factor_accept_step,
     .two_factor_replace_codes = store__sqlite_two_factor_replace_codes,
+    .two_factor_replace_secret = store__sqlite_two_factor_replace_secret,
+    .export_two_factor = store__sqlite_export_two_factor,
+    .export_jobs = store__sqlite_export_jobs,
 };

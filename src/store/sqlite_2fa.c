@@ -14,6 +14,17 @@ static err_t copy_column(sqlite3_stmt *stmt, int col, arena_t *arena, char **out
     return *out == NULL ? ERR_NOMEM : ERR_OK;
 }
 
+/* Reads the four state columns that start at column first. */
+static err_t read_state(sqlite3_stmt *stmt, int first, arena_t *arena, store_two_factor_t *out)
+{
+    err_t err = copy_column(stmt, first, arena, &out->secret);
+    out->enabled = sqlite3_column_int64(stmt, first + 1) != 0;
+    out->last_step = sqlite3_column_int64(stmt, first + 2);
+    if (err == ERR_OK)
+        err = copy_column(stmt, first + 3, arena, &out->recovery_codes);
+    return err;
+}
+
 err_t store__sqlite_two_factor_get(store_conn_t *conn, const app_type_t *user_type,
                                    const char *user_id, arena_t *arena, store_two_factor_t *out)
 {
@@ -27,11 +38,7 @@ err_t store__sqlite_two_factor_get(store_conn_t *conn, const app_type_t *user_ty
         goto out;
     const int rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
-        err = copy_column(stmt, 0, arena, &out->secret);
-        out->enabled = sqlite3_column_int64(stmt, 1) != 0;
-        out->last_step = sqlite3_column_int64(stmt, 2);
-        if (err == ERR_OK)
-            err = copy_column(stmt, 3, arena, &out->recovery_codes);
+        err = read_state(stmt, 0, arena, out);
     } else if (rc == SQLITE_DONE) {
         err = ERR_NOT_FOUND;
     } else {
@@ -85,4 +92,42 @@ err_t store__sqlite_two_factor_replace_codes(store_conn_t *conn, const app_type_
     store__sql_init(&q, &store__sqlite_dialect);
     store__sql_two_factor_replace_codes(&q, user_type, user_id, expected, codes);
     return run_update(store__sqlite_conn(conn), &q, "replace recovery codes", replaced);
+}
+
+err_t store__sqlite_two_factor_replace_secret(store_conn_t *conn, const app_type_t *user_type,
+                                              const char *user_id, const char *expected,
+                                              const char *secret, bool *replaced)
+{
+    store__sql_t q;
+    store__sql_init(&q, &store__sqlite_dialect);
+    store__sql_two_factor_replace_secret(&q, user_type, user_id, expected, secret);
+    return run_update(store__sqlite_conn(conn), &q, "replace a TOTP secret", replaced);
+}
+
+err_t store__sqlite_export_two_factor(store_conn_t *conn, const app_type_t *user_type,
+                                      const char *after_id, size_t limit, arena_t *arena,
+                                      char **ids, store_two_factor_t *states, size_t *count)
+{
+    store__sqlite_conn_t *c = store__sqlite_conn(conn);
+    *count = 0;
+    store__sql_t q;
+    store__sql_init(&q, &store__sqlite_dialect);
+    store__sql_two_factor_export(&q, user_type, after_id, limit);
+    sqlite3_stmt *stmt = NULL;
+    err_t err = store__sqlite_prepare_sql(c, &q, &stmt, "export two-factor state");
+    int rc = SQLITE_DONE;
+    while (err == ERR_OK && *count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        memset(&states[*count], 0, sizeof(states[*count]));
+        err = copy_column(stmt, 0, arena, &ids[*count]);
+        if (err == ERR_OK)
+            err = read_state(stmt, 1, arena, &states[*count]);
+        if (err == ERR_OK && ids[*count] != NULL)
+            (*count)++;
+    }
+    if (err == ERR_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = store__sqlite_fail(c, rc, "export two-factor state");
+    if (stmt != NULL)
+        store__sqlite_finish(c, stmt);
+    store__sql_deinit(&q);
+    return err;
 }

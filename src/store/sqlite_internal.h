@@ -162,5 +162,13 @@ err_t store__sqlite_two_factor_accept_step(store_conn_t *conn, const app_type_t 
 err_t store__sqlite_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
                                              const char *user_id, const char *expected,
                                              const char *codes, bool *replaced);
+err_t store__sqlite_two_factor_replace_secret(store_conn_t *conn, const app_type_t *user_type,
+                                              const char *user_id, const char *expected,
+                                              const char *secret, bool *replaced);
+err_t store__sqlite_export_two_factor(store_conn_t *conn, const app_type_t *user_type,
+                                      const char *after_id, size_t limit, arena_t *arena,
+                                      char **ids, store_two_factor_t *states, size_t *count);
+err_t store__sqlite_export_jobs(store_conn_t *conn, const char *after_id, size_t limit,
+                                arena_t *arena, store_job_t *jobs, size_t *count);
 
 #endif

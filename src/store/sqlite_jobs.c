@@ -46,6 +46,24 @@ err_t store__sqlite_job_cancel(store_conn_t *conn, const char *id)
     return err;
 }
 
+/* Reads a row of id, workflow, run_at, params, caller_kind, caller_id and attempts. */
+static err_t read_job(sqlite3_stmt *stmt, arena_t *arena, store_job_t *j)
+{
+    err_t err = store__sqlite_copy_text(stmt, 0, j->id, sizeof(j->id));
+    if (err == ERR_OK)
+        err = store__sqlite_copy_text(stmt, 1, j->workflow, sizeof(j->workflow));
+    if (err == ERR_OK)
+        err = store__sqlite_copy_text(stmt, 5, j->caller_id, sizeof(j->caller_id));
+    j->run_at_ms = sqlite3_column_int64(stmt, 2);
+    const char *params = (const char *)sqlite3_column_text(stmt, 3);
+    j->params = arena_strdup(arena, params == NULL ? "" : params);
+    j->caller_kind = sqlite3_column_int(stmt, 4);
+    j->attempts = sqlite3_column_int(stmt, 6);
+    if (err == ERR_OK && j->params == NULL)
+        err = ERR_NOMEM;
+    return err;
+}
+
 /* Selects due runs and leases them, inside the caller's write transaction or its own. */
 static err_t claim(store__sqlite_conn_t *c, int64_t now_ms, int64_t lease_ms, size_t max,
                    arena_t *arena, store_job_t **jobs, size_t *count)
@@ -72,17 +90,8 @@ static err_t claim(store__sqlite_conn_t *c, int64_t now_ms, int64_t lease_ms, si
     int rc;
     while (err == ERR_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         store_job_t *j = &(*jobs)[*count];
-        err = store__sqlite_copy_text(stmt, 0, j->id, sizeof(j->id));
-        if (err == ERR_OK)
-            err = store__sqlite_copy_text(stmt, 1, j->workflow, sizeof(j->workflow));
-        if (err == ERR_OK)
-            err = store__sqlite_copy_text(stmt, 5, j->caller_id, sizeof(j->caller_id));
-        j->run_at_ms = sqlite3_column_int64(stmt, 2);
-        j->params = arena_strdup(arena, (const char *)sqlite3_column_text(stmt, 3));
-        j->caller_kind = sqlite3_column_int(stmt, 4);
-        j->attempts = sqlite3_column_int(stmt, 6) + 1;
-        if (err == ERR_OK && j->params == NULL)
-            err = ERR_NOMEM;
+        err = read_job(stmt, arena, j);
+        j->attempts++;
         if (err == ERR_OK)
             (*count)++;
     }
@@ -131,4 +140,31 @@ err_t store__sqlite_job_finish(store_conn_t *conn, const char *id, const char *s
     sqlite3_bind_int64(stmt, 2, now_ms);
     sqlite3_bind_text(stmt, 3, id, -1, SQLITE_STATIC);
     return store__sqlite_run(c, stmt, "finish job");
+}
+
+err_t store__sqlite_export_jobs(store_conn_t *conn, const char *after_id, size_t limit,
+                                arena_t *arena, store_job_t *jobs, size_t *count)
+{
+    store__sqlite_conn_t *c = store__sqlite_conn(conn);
+    static const char sql[] =
+        "SELECT \"id\", \"workflow\", \"run_at\", \"params\", \"caller_kind\", \"caller_id\", "
+        "\"attempts\" FROM \"_froth_jobs\" WHERE \"status\" IN ('pending', 'running') "
+        "AND \"id\" > ? ORDER BY \"id\" LIMIT ?";
+    *count = 0;
+    sqlite3_stmt *stmt = NULL;
+    err_t err = store__sqlite_prepare(c, sql, sizeof(sql) - 1, &stmt, "export jobs");
+    if (err != ERR_OK)
+        return err;
+    sqlite3_bind_text(stmt, 1, after_id == NULL ? "" : after_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(stmt, 2, (int64_t)limit);
+    int rc = SQLITE_DONE;
+    while (err == ERR_OK && *count < limit && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        err = read_job(stmt, arena, &jobs[*count]);
+        if (err == ERR_OK)
+            (*count)++;
+    }
+    if (err == ERR_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        err = store__sqlite_fail(c, rc, "export jobs");
+    store__sqlite_finish(c, stmt);
+    return err;
 }

@@ -474,6 +474,8 @@ typedef struct {
     size_t sessions;
     size_t admin_tokens;
     size_t audit;        /* audit log rows */
+    size_t two_factor;   /* users with two-factor state */
+    size_t jobs;         /* scheduled workflow runs that have not finished */
     char dump_app[128];  /* import: the app name in the dump's header, cut to fit; "" until the
                             header is read */
     bool other_app;      /* import: that name differs from app->name */
@@ -508,7 +510,8 @@ err_t store_import(store_t *store, const app_t *app, int fd, bool force,
 /* A user's TOTP state, kept in hidden columns of the User type's table that no API response
  * reads. */
 typedef struct {
-    char *secret;         /* base32 TOTP secret, NULL when none; pending while !enabled */
+    char *secret;         /* TOTP secret as the auth module stores it (encrypted, or base32 from
+                             before encryption), NULL when none; pending while !enabled */
     bool enabled;
     int64_t last_step;    /* the last accepted TOTP time step, 0 when none */
     char *recovery_codes; /* hex SHA-256 of each unused recovery code, separated by spaces; NULL
@@ -537,5 +540,12 @@ err_t store_two_factor_accept_step(store_conn_t *conn, const app_type_t *user_ty
 err_t store_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_type,
                                      const char *user_id, const char *expected, const char *codes,
                                      bool *replaced) WARN_UNUSED;
+
+/* Replaces the stored TOTP secret with secret when it still equals expected, leaving the rest of
+ * the state alone, so rewriting a secret in another form cannot undo a concurrent request's
+ * accepted step. *replaced is set when it was. */
+err_t store_two_factor_replace_secret(store_conn_t *conn, const app_type_t *user_type,
+                                      const char *user_id, const char *expected,
+                                      const char *secret, bool *replaced) WARN_UNUSED;
 
 #endif

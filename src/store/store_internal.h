@@ -157,6 +157,18 @@ typedef struct store__backend {
     err_t (*two_factor_replace_codes)(store_conn_t *conn, const app_type_t *user_type,
                                       const char *user_id, const char *expected,
                                       const char *codes, bool *replaced);
+    err_t (*two_factor_replace_secret)(store_conn_t *conn, const app_type_t *user_type,
+                                       const char *user_id, const char *expected,
+                                       const char *secret, bool *replaced);
+
+    /* Export of two-factor state and of unfinished scheduled runs, paged like export_things:
+     * users with a TOTP secret in _id order, and pending or running jobs in id order, after
+     * after_id (NULL = from the first). Strings are copied into arena. */
+    err_t (*export_two_factor)(store_conn_t *conn, const app_type_t *user_type,
+                               const char *after_id, size_t limit, arena_t *arena, char **ids,
+                               store_two_factor_t *states, size_t *count);
+    err_t (*export_jobs)(store_conn_t *conn, const char *after_id, size_t limit, arena_t *arena,
+                         store_job_t *jobs, size_t *count);
 } store__backend_t;
 
 /* The part of every backend's store that store.c manages: the pool of idle connections. */
@@ -362,5 +374,11 @@ void store__sql_two_factor_accept_step(store__sql_t *q, const app_type_t *user_t
 void store__sql_two_factor_replace_codes(store__sql_t *q, const app_type_t *user_type,
                                          const char *user_id, const char *expected,
                                          const char *codes);
+void store__sql_two_factor_replace_secret(store__sql_t *q, const app_type_t *user_type,
+                                          const char *user_id, const char *expected,
+                                          const char *secret);
+/* SELECT "_id" and the four columns of the get statement, for export_two_factor. */
+void store__sql_two_factor_export(store__sql_t *q, const app_type_t *user_type,
+                                  const char *after_id, size_t limit);
 
 #endif

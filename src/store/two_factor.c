@@ -55,18 +55,50 @@ void store__sql_two_factor_accept_step(store__sql_t *q, const app_type_t *user_t
     store__sql_param(q, store__int_value(step));
 }
 
+/* Sets column to value where it still is expected (IS, so NULL compares too). */
+static void replace_column(store__sql_t *q, const app_type_t *user_type, const char *user_id,
+                           const char *column, const char *expected, const char *value)
+{
+    store__sql_puts(q, "UPDATE ");
+    store__sql_ident(q, user_type->table);
+    store__sql_puts(q, " SET ");
+    store__sql_ident(q, column);
+    store__sql_puts(q, " = ");
+    store__sql_param(q, text_or_null(value));
+    where_id(q, user_id);
+    store__sql_puts(q, " AND ");
+    store__sql_ident(q, column);
+    store__sql_puts(q, q->dialect->is_op);
+    store__sql_param(q, text_or_null(expected));
+}
+
 void store__sql_two_factor_replace_codes(store__sql_t *q, const app_type_t *user_type,
                                          const char *user_id, const char *expected,
                                          const char *codes)
 {
-    store__sql_puts(q, "UPDATE ");
+    replace_column(q, user_type, user_id, "_recovery_codes", expected, codes);
+}
+
+void store__sql_two_factor_replace_secret(store__sql_t *q, const app_type_t *user_type,
+                                          const char *user_id, const char *expected,
+                                          const char *secret)
+{
+    replace_column(q, user_type, user_id, "_totp_secret", expected, secret);
+}
+
+void store__sql_two_factor_export(store__sql_t *q, const app_type_t *user_type,
+                                  const char *after_id, size_t limit)
+{
+    store__sql_puts(q, "SELECT \"_id\", \"_totp_secret\", \"_totp_enabled\", "
+                       "\"_totp_last_step\", \"_recovery_codes\" FROM ");
     store__sql_ident(q, user_type->table);
-    store__sql_puts(q, " SET \"_recovery_codes\" = ");
-    store__sql_param(q, text_or_null(codes));
-    where_id(q, user_id);
-    store__sql_puts(q, " AND \"_recovery_codes\"");
-    store__sql_puts(q, q->dialect->is_op);
-    store__sql_param(q, text_or_null(expected));
+    store__sql_puts(q, " WHERE \"_totp_secret\" IS NOT NULL");
+    if (after_id != NULL) {
+        store__sql_puts(q, " AND \"_id\" > ");
+        store__sql_param(q, text_or_null(after_id));
+    }
+    store__sql_puts(q, " ORDER BY \"_id\" LIMIT ");
+    store__sql_param(q, store__int_value((int64_t)limit));
 }
 
 err_t store_two_factor_get(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
@@ -107,4 +139,16 @@ err_t store_two_factor_replace_codes(store_conn_t *conn, const app_type_t *user_
     *replaced = false;
     return conn->store->backend->two_factor_replace_codes(conn, user_type, user_id, expected,
                                                           codes, replaced);
+}
+
+err_t store_two_factor_replace_secret(store_conn_t *conn, const app_type_t *user_type,
+                                      const char *user_id, const char *expected, const char *secret,
+                                      bool *replaced)
+{
+    if (conn == NULL || user_type == NULL || !user_type->is_user || user_id == NULL ||
+        replaced == NULL)
+        return ERR_INVALID;
+    *replaced = false;
+    return conn->store->backend->two_factor_replace_secret(conn, user_type, user_id, expected,
+                                                           secret, replaced);
 }

@@ -14,6 +14,7 @@ import http.cookiejar
 import json
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -117,6 +118,25 @@ def run_psql(cluster, sql):
                             capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
     if result.returncode != 0:
         pytest.fail(f"psql failed on {sql!r}: {result.stderr}")
+
+
+def sql_rows(db_url, sql, params=()):
+    """Run one SQL statement on a store (an sqlite: or postgres:// URL) outside froth and return
+    its rows as lists of strings, for tests that check what froth stored. params fill the "?"
+    marks; psql takes no parameters, so on PostgreSQL they go in as quoted literals."""
+    if db_url.startswith("sqlite:"):
+        import sqlite3
+        with sqlite3.connect(db_url[len("sqlite:"):], timeout=10) as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [["" if value is None else str(value) for value in row] for row in rows]
+    literal = tuple("NULL" if p is None else "'" + str(p).replace("'", "''") + "'" for p in params)
+    psql = os.path.join(pg_cluster()["FROTH_PG_BINDIR"], "psql")
+    result = subprocess.run([psql, "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                             "-d", db_url, "-c", sql.replace("?", "%s") % literal],
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT_S, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"psql failed: {result.stderr}")
+    return [line.split("\t") for line in result.stdout.splitlines() if line]
 
 
 def new_store(work_dir, name):
@@ -235,6 +255,9 @@ class Froth:
         self.session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         self._admin = None
         self.extra_args = []  # more serve flags, set by a fixture before start()
+        # On PostgreSQL, froth will not serve an app with two-factor actions without a secret key
+        # file, so the harness writes one unless a test gives its own or wants none.
+        self.secret_key = True
         self._last_request = time.monotonic()
 
     # -- process -------------------------------------------------------------------------------
@@ -245,6 +268,13 @@ class Froth:
                    # Every test client shares 127.0.0.1, so the per-address limits are raised;
                    # test_throttle.py runs servers with the defaults.
                    "--login-limit", "100000", "--signup-limit", "100000"] + list(self.extra_args)
+        if (self.secret_key and self.db_url.startswith("postgres")
+                and "--secret-key-file" not in command):
+            key = Path(self.work_dir) / "secret.key"
+            if not key.exists():
+                key.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
+                key.chmod(0o600)
+            command += ["--secret-key-file", str(key)]
         with open(self.log_path, "wb") as log, open(self.stdout_path, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=log, stdin=subprocess.DEVNULL,
                                          cwd=str(self.work_dir))

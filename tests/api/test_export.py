@@ -7,14 +7,17 @@ when FROTH_TEST_STORE=postgres.
 """
 
 import json
+import os
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from conftest import (Froth, assert_unauthorized, describe, run_cli, stop_and_check, store_kind,
-                      todo_app)
+from conftest import (APPS_DIR, Froth, assert_envelope, assert_unauthorized, describe, run_cli,
+                      sql_rows, stop_and_check, store_kind, todo_app)
+from test_twofactor import enrol, login, next_step, totp
 
 # More tasks than one export page (500), created in bulk so that many share a Created Date and
 # the page boundary falls among equal dates.
@@ -330,6 +333,131 @@ def test_dump_without_client_or_audit_imports(source, tmp_path):
         holder.drop_stores()
 
 
+# ---- Two-factor state and scheduled runs ------------------------------------------------------
+
+AUTH_APP = APPS_DIR / "export_auth.json"
+JOB_WAIT_S = 15
+
+
+def start_auth_app(db_url, work_dir, key):
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    froth = Froth(AUTH_APP, work_dir)
+    froth.db_url = db_url
+    froth.extra_args = ["--secret-key-file", str(key), "--scheduler-poll-ms", "50"]
+    froth.start()
+    return froth
+
+
+def prepare_auth_source(source):
+    """Enrol a user in 2FA, use one recovery code, and schedule one run an hour away and one that
+    is cancelled. Returns the user with its secret, step and codes."""
+    user = enrol(source)
+    assert login(source, user, code=user["codes"][0]).status_code == 200
+    later = time.time() + 3600
+    jobs = []
+    for title in ("kept", "cancelled"):
+        response = source.post("/api/1.1/wf/remind", user["token"],
+                               json={"title": title, "when": int(later * 1000)})
+        assert response.status_code == 200, describe(response)
+        jobs.append(response.json()["response"]["job"])
+    response = source.post("/api/1.1/wf/cancel", user["token"], json={"job": jobs[1]})
+    assert response.status_code == 200, describe(response)
+    user["job"] = jobs[0]
+    return user
+
+
+def assert_auth_state_works(copy, user):
+    """On the copy, 2FA is still required, the last accepted step is still used up, a used
+    recovery code stays used, and the scheduled run runs as the user who scheduled it."""
+    assert_envelope(login(copy, user), 400, status="2FA_REQUIRED")
+    step = next_step(user["step"])
+    # Had the last accepted step been lost, the confirmation code would pass as one step of drift.
+    assert_envelope(login(copy, user, code=totp(user["secret"], user["step"])), 400,
+                    status="INVALID_2FA_CODE")
+    assert login(copy, user, code=totp(user["secret"], step)).status_code == 200
+    assert_envelope(login(copy, user, code=user["codes"][0]), 400, status="INVALID_2FA_CODE")
+    assert login(copy, user, code=user["codes"][1]).status_code == 200
+
+    deadline = time.monotonic() + JOB_WAIT_S
+    titles = []
+    while time.monotonic() < deadline and not titles:
+        titles = sql_rows(copy.db_url, 'SELECT "f_title", "_created_by" FROM "t_reminder"')
+        time.sleep(0.1)
+    assert titles == [["kept", user["id"]]], titles
+
+
+def copy_auth_state(source_url, target_url, work_dir):
+    """Export the auth app's data from a fresh source, import it into target_url and check it."""
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    key = work_dir / "secret.key"
+    key.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+    key.chmod(0o600)
+    source = start_auth_app(source_url, work_dir / "source", key)
+    try:
+        user = prepare_auth_source(source)
+    finally:
+        stop_and_check(source)
+
+    dump = work_dir / "dump.ndjson"
+    result = run_cli("export", "--app", str(AUTH_APP), "--db", source_url, "--out", str(dump))
+    assert result.returncode == 0, result.stderr
+    assert "users with two-factor state: 1" in result.stderr, result.stderr
+    assert "scheduled runs: 1" in result.stderr, result.stderr
+    text = dump.read_text(encoding="utf-8")
+    assert user["secret"] not in text
+    assert not any(code in text for code in user["codes"])
+    [state] = [json.loads(line)["two_factor"] for line in text.splitlines() if '"two_factor":{' in line]
+    assert state["user_id"] == user["id"]
+    assert state["enabled"] is True
+    assert state["last_step"] == user["step"]
+    assert state["secret"].startswith("v1:")
+    assert len(state["recovery_codes"].split(" ")) == 9
+
+    # Move the run to now on the copy, so that the test can wait for it.
+    result = run_cli("import", "--app", str(AUTH_APP), "--db", target_url, "--in", str(dump))
+    assert result.returncode == 0, result.stderr
+    assert "users with two-factor state: 1" in result.stderr, result.stderr
+    assert "scheduled runs: 1" in result.stderr, result.stderr
+    rows = sql_rows(target_url, 'SELECT "id", "status", "workflow" FROM "_froth_jobs"')
+    assert rows == [[user["job"], "pending", "create-reminder"]], rows
+    sql_rows(target_url, 'UPDATE "_froth_jobs" SET "run_at" = 0')
+
+    copy = start_auth_app(target_url, work_dir / "copy", key)
+    copy.secrets = list(source.secrets)
+    try:
+        assert_auth_state_works(copy, user)
+    finally:
+        stop_and_check(copy)
+
+
+def test_two_factor_and_scheduled_runs_copied(tmp_path):
+    holder = Froth(todo_app(), tmp_path)
+    try:
+        if store_kind() == "sqlite":
+            copy_auth_state(holder.extra_store("auth_source"), holder.extra_store("auth_copy"),
+                            tmp_path / "sqlite")
+        else:
+            copy_auth_state(f"sqlite:{tmp_path / 'auth-source.db'}",
+                            holder.extra_store("auth_from_sqlite"), tmp_path / "to-pg")
+            copy_auth_state(holder.extra_store("auth_source"),
+                            f"sqlite:{tmp_path / 'auth-from-pg.db'}", tmp_path / "to-sqlite")
+    finally:
+        holder.drop_stores()
+
+
+def test_dump_without_auth_lines_imports(tmp_path):
+    """A dump from before two-factor state and scheduled runs were exported still imports."""
+    holder = Froth(todo_app(), tmp_path)
+    target = holder.extra_store("old")
+    try:
+        result = import_dump(target, write_dump(tmp_path / "old.ndjson", [HEADER, TASK, END]))
+        assert result.returncode == 0, result.stderr
+        assert "Task: 1" in result.stderr, result.stderr
+    finally:
+        holder.drop_stores()
+
+
 # ---- Malformed dumps -------------------------------------------------------------------------
 
 HEADER = '{"froth_export":1,"app":"todo","exported_at":"2024-01-01T00:00:00.000Z"}'
@@ -347,7 +475,8 @@ def assert_database_empty(db_url, tmp_path):
     lines = export_lines(db_url, tmp_path / "check.ndjson")
     assert len(lines) == 2, lines[:3]
     assert json.loads(lines[1]) == {"froth_export_end": {"things": 0, "sessions": 0,
-                                                         "admin_tokens": 0, "audit": 0}}
+                                                         "admin_tokens": 0, "two_factor": 0,
+                                                         "jobs": 0, "audit": 0}}
 
 
 @pytest.mark.parametrize("lines, message", [
@@ -368,10 +497,17 @@ def assert_database_empty(db_url, tmp_path):
     ([HEADER, TASK, '{"audit":{"time_ms":1,"event":"x","detail":5}}', END],
      'line 3: an audit row needs "detail" as a string'),
     ([HEADER, TASK, END.replace("}}", ',"audit":1}}')], "line 3: the closing line counts 1 audit"),
+    ([HEADER, TASK, '{"two_factor":{"user_id":"1700000000000x9","secret":"v1:x","enabled":true,'
+      '"last_step":1}}', END.replace('}}', ',"two_factor":1}}')],
+     'line 3: two-factor state of user "1700000000000x9", who is not in the database'),
+    ([HEADER, TASK, '{"job":{"id":"j1","workflow":"nope","run_at_ms":1,"params":{},'
+      '"caller_kind":1,"caller_id":"u"}}', END.replace('}}', ',"jobs":1}}')],
+     'line 3: scheduled run "j1" of unknown workflow "nope"'),
+    ([HEADER, TASK, END.replace('}}', ',"jobs":1}}')], "line 3: the closing line counts"),
 ], ids=["bad-json", "unknown-type", "unknown-field", "wrong-kind", "list-not-array",
         "unknown-record", "no-closing-line", "wrong-count", "no-header", "after-end",
         "duplicate-id", "short-session", "audit-without-event", "audit-detail-not-text",
-        "audit-count"])
+        "audit-count", "two-factor-unknown-user", "job-unknown-workflow", "job-count"])
 def test_malformed_dump_rejected(tmp_path, lines, message):
     holder = Froth(todo_app(), tmp_path)
     target = holder.extra_store("bad")

@@ -4,21 +4,47 @@ rejection, recovery code rotation, disabling, and secrets kept out of the log an
 import base64
 import hashlib
 import hmac
+import os
+import re
+import shutil
 import struct
+import subprocess
 import time
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
 
 import pytest
 
-from conftest import APPS_DIR, Froth, assert_envelope, describe, find_keys, stop_and_check
+from conftest import (APPS_DIR, Froth, assert_envelope, describe, find_keys, sql_rows,
+                      stop_and_check, store_kind)
 
 STEP_S = 30
 
 
+def key_file(path):
+    """Write a new random secret key file and return its path."""
+    path.write_text(os.urandom(32).hex() + "\n", encoding="ascii")
+    path.chmod(0o600)
+    return path
+
+
+def start_twofactor(work_dir, key=None):
+    """Start the two-factor app with the key file key. On PostgreSQL the app needs one, so it is
+    made here when key is None. On SQLite, without a key, froth keeps one beside the database."""
+    Path(work_dir).mkdir(parents=True, exist_ok=True)
+    froth = Froth(APPS_DIR / "twofactor.json", work_dir)
+    if key is None and store_kind() == "postgres":
+        key = key_file(Path(work_dir) / "secret.key")
+    if key is not None:
+        froth.extra_args = ["--secret-key-file", str(key)]
+    froth.start()
+    return froth
+
+
 @pytest.fixture(scope="module")
 def twofactor(tmp_path_factory):
-    froth = Froth(APPS_DIR / "twofactor.json", tmp_path_factory.mktemp("twofactor"))
-    froth.start()
+    froth = start_twofactor(tmp_path_factory.mktemp("twofactor"))
     yield froth
     stop_and_check(froth)
 
@@ -100,6 +126,66 @@ def test_enrolment_uri_format(twofactor):
     assert query["algorithm"] == ["SHA1"]
     assert query["digits"] == ["6"]
     assert query["period"] == ["30"]
+
+
+QUIET_ZONE = 4
+SVG_NS = "{http://www.w3.org/2000/svg}"
+RECT_RE = re.compile(r"M(\d+) (\d+)h(\d+)v1h-(\d+)z")
+
+
+def svg_modules(svg):
+    """Return the SVG's module grid (rows of 0 and 1, quiet zone included), checking that the
+    document is an SVG with one path of one-module-high rectangles that never overlap."""
+    root = ElementTree.fromstring(svg)
+    assert root.tag == f"{SVG_NS}svg"
+    x0, y0, width, height = (int(v) for v in root.get("viewBox").split())
+    assert (x0, y0) == (0, 0)
+    assert width == height
+    paths = root.findall(f"{SVG_NS}path")
+    assert len(paths) == 1
+    d = paths[0].get("d")
+    assert RECT_RE.sub("", d) == "", "the path holds something besides rectangles"
+    grid = [[0] * width for _ in range(width)]
+    for match in RECT_RE.finditer(d):
+        x, y, run, back = (int(v) for v in match.groups())
+        assert run == back
+        assert run > 0
+        for i in range(run):
+            assert grid[y][x + i] == 0, f"module ({x + i}, {y}) drawn twice"
+            grid[y][x + i] = 1
+    return grid
+
+
+def qrencode_modules(text):
+    """Return libqrencode's own module grid for text, drawn by its command-line tool with the
+    settings froth uses (8-bit mode, level M, smallest version) and the same quiet zone."""
+    tool = shutil.which("qrencode")
+    assert tool, "the qrencode tool is missing: run scripts/install-deps.sh --test"
+    drawn = subprocess.run([tool, "-8", "-l", "M", "-m", str(QUIET_ZONE), "-t", "ASCII", "-o", "-"],
+                           input=text.encode("utf-8"), capture_output=True, check=True,
+                           timeout=10).stdout.decode("ascii")
+    return [[1 if row[i:i + 2] == "##" else 0 for i in range(0, len(row), 2)]
+            for row in drawn.splitlines() if row]
+
+
+def test_enrolment_qr_code_matches_uri(twofactor):
+    user = twofactor.user("qr")
+    response = call(twofactor, "enable-2fa", user["token"], password=user["password"])
+    uri = twofactor.plant(result(response, "uri"))
+    qr_code = twofactor.plant(result(response, "qr_code"))
+    prefix = "data:image/svg+xml;base64,"
+    assert qr_code.startswith(prefix)
+    grid = svg_modules(base64.b64decode(qr_code[len(prefix):], validate=True))
+
+    size = len(grid)
+    symbol = size - 2 * QUIET_ZONE
+    assert symbol >= 21, f"{symbol} is not a QR symbol width"
+    assert (symbol - 17) % 4 == 0, f"{symbol} is not a QR symbol width"
+    for y in range(size):
+        for x in range(size):
+            if min(x, y) < QUIET_ZONE or max(x, y) >= size - QUIET_ZONE:
+                assert grid[y][x] == 0, f"quiet zone module ({x}, {y}) is dark"
+    assert grid == qrencode_modules(uri)
 
 
 def test_enrolment_wrong_password_rejected(twofactor):
@@ -265,3 +351,114 @@ def test_secrets_stay_out_of_the_log(twofactor):
     for value in [user["secret"], user["uri"]] + user["codes"]:
         assert value not in log
     assert not twofactor.leaked_secrets()
+
+
+# ---- Secrets at rest ---------------------------------------------------------------------------
+
+def stored_secret(server, user_id):
+    rows = sql_rows(server.db_url, 'SELECT "_totp_secret" FROM "t_user" WHERE "_id" = ?',
+                    (user_id,))
+    assert len(rows) == 1
+    return rows[0][0]
+
+
+def test_secret_stored_encrypted(twofactor):
+    user = enrol(twofactor)
+    stored = stored_secret(twofactor, user["id"])
+    assert stored.startswith("v1:")
+    assert user["secret"] not in stored
+    if store_kind() == "sqlite":
+        key = Path(twofactor.db_url[len("sqlite:"):] + ".secret-key")
+        assert key.stat().st_mode & 0o077 == 0
+        assert len(bytes.fromhex(key.read_text().strip())) == 32
+        assert key.read_text().strip() not in twofactor.output()
+
+
+def test_plain_secret_encrypted_on_first_use(twofactor):
+    """A secret stored as plain base32, as froth did before encrypting them, still works and is
+    encrypted by the first login that reads it."""
+    user = enrol(twofactor)
+    sql_rows(twofactor.db_url, 'UPDATE "t_user" SET "_totp_secret" = ? WHERE "_id" = ?',
+             (user["secret"], user["id"]))
+    assert stored_secret(twofactor, user["id"]) == user["secret"]
+    step = next_step(user["step"])
+    assert login(twofactor, user, code=totp(user["secret"], step)).status_code == 200
+    stored = stored_secret(twofactor, user["id"])
+    assert stored.startswith("v1:")
+    assert user["secret"] not in stored
+
+
+def test_secret_moved_to_other_user_rejected(twofactor):
+    """The user id is bound into the encryption, so a secret copied to another row is refused."""
+    ann = enrol(twofactor)
+    bob = enrol(twofactor)
+    sql_rows(twofactor.db_url, 'UPDATE "t_user" SET "_totp_secret" = ? WHERE "_id" = ?',
+             (stored_secret(twofactor, ann["id"]), bob["id"]))
+    step = next_step(max(ann["step"], bob["step"]))
+    response = login(twofactor, bob, code=totp(ann["secret"], step))
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+    twofactor.assert_serving()
+
+
+def test_wrong_secret_key_refuses_codes(tmp_path):
+    right = key_file(tmp_path / "right.key")
+    wrong = key_file(tmp_path / "wrong.key")
+    first = start_twofactor(tmp_path / "first", right)
+    (tmp_path / "second").mkdir()
+    second = Froth(APPS_DIR / "twofactor.json", tmp_path / "second")
+    second.db_url = first.db_url
+    try:
+        user = enrol(first)
+        assert first.stop() == 0
+
+        second.extra_args = ["--secret-key-file", str(wrong)]
+        second.secrets = first.secrets
+        second.start()
+        step = next_step(user["step"])
+        response = login(second, user, code=totp(user["secret"], step))
+        assert_envelope(response, 400, status="INVALID_2FA_CODE")
+        assert "token" not in response.text
+        assert "stored TOTP secret cannot be decrypted: wrong secret key" in second.output()
+        # Recovery codes do not depend on the key, and the server keeps serving.
+        assert login(second, user, code=user["codes"][0]).status_code == 200
+        second.assert_serving()
+        assert second.stop() == 0
+
+        second.extra_args = ["--secret-key-file", str(right)]
+        second.start()
+        response = login(second, user, code=totp(user["secret"], next_step(step)))
+        assert response.status_code == 200, describe(response)
+    finally:
+        stop_and_check(second)
+        first.drop_stores()
+    for key in (right, wrong):
+        assert key.read_text().strip() not in second.output()
+
+
+def test_invalid_secret_key_file_stops_start(tmp_path):
+    bad = tmp_path / "bad.key"
+    bad.write_text("0123456789abcdef\n", encoding="ascii")
+    froth = Froth(APPS_DIR / "twofactor.json", tmp_path)
+    froth.extra_args = ["--secret-key-file", str(bad)]
+    try:
+        with pytest.raises(pytest.fail.Exception):
+            froth.start()
+        assert froth.proc.returncode == 1
+        assert "invalid secret key file" in froth.output()
+        assert "0123456789abcdef" not in froth.output()
+    finally:
+        froth.drop_stores()
+
+
+def test_postgres_without_secret_key_refuses_start(tmp_path):
+    if store_kind() != "postgres":
+        pytest.skip("SQLite keeps its key beside the database")
+    froth = Froth(APPS_DIR / "twofactor.json", tmp_path)
+    froth.secret_key = False
+    try:
+        with pytest.raises(pytest.fail.Exception):
+            froth.start()
+        assert froth.proc.returncode == 1
+        assert "--secret-key-file" in froth.output()
+    finally:
+        froth.drop_stores()

@@ -11,7 +11,9 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <sodium.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +251,79 @@ static void email_normalize_length_limits(void **state)
     assert_int_equal(normalize("abc@example.com", small, sizeof(small)), ERR_INVALID);
     assert_int_equal(normalize("ab@x.io", small, sizeof(small)), ERR_OK);
     assert_string_equal(small, "ab@x.io");
+}
+
+/* ---- Secret key --------------------------------------------------------------------------- */
+
+static void secret_key_parse_hex_and_base64(void **state)
+{
+    unsigned char expected[AUTH_SECRET_KEY_BYTES], key[AUTH_SECRET_KEY_BYTES];
+    for (size_t i = 0; i < sizeof(expected); i++)
+        expected[i] = (unsigned char)(i * 7 + 1);
+    char hex[AUTH_SECRET_KEY_BYTES * 2 + 1], b64[64], padded[128];
+    sodium_bin2hex(hex, sizeof(hex), expected, sizeof(expected));
+    sodium_bin2base64(b64, sizeof(b64), expected, sizeof(expected),
+                      sodium_base64_VARIANT_ORIGINAL);
+
+    assert_int_equal(auth_secret_key_parse(hex, strlen(hex), key), ERR_OK);
+    assert_memory_equal(key, expected, sizeof(key));
+    snprintf(padded, sizeof(padded), "  %s\n", b64);
+    assert_int_equal(auth_secret_key_parse(padded, strlen(padded), key), ERR_OK);
+    assert_memory_equal(key, expected, sizeof(key));
+    for (char *p = hex; *p != '\0'; p++)
+        *p = (char)toupper((unsigned char)*p);
+    assert_int_equal(auth_secret_key_parse(hex, strlen(hex), key), ERR_OK);
+    assert_memory_equal(key, expected, sizeof(key));
+}
+
+static void secret_key_parse_rejects_other_sizes(void **state)
+{
+    unsigned char key[AUTH_SECRET_KEY_BYTES];
+    static const char *const bad[] = {
+        "",
+        "00112233",
+        "zz112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==", /* 31 bytes */
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g", /* 33 bytes */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(auth_secret_key_parse(bad[i], strlen(bad[i]), key), ERR_INVALID);
+}
+
+static void secret_key_file_created_once(void **state)
+{
+    char dir[] = "/tmp/froth-key-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], msg[256];
+    snprintf(path, sizeof(path), "%s/k", dir);
+    bool created = false;
+
+    assert_int_equal(auth_secret_key_load(path, false, &created, msg, sizeof(msg)),
+                     ERR_NOT_FOUND);
+    assert_int_equal(auth_secret_key_load(path, true, &created, msg, sizeof(msg)), ERR_OK);
+    assert_true(created);
+    assert_true(auth_secret_key_present());
+    assert_true(auth_secret_key_file_is_private(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, AUTH_SECRET_KEY_BYTES * 2 + 1);
+
+    /* The second start reads the same file rather than making a new key. */
+    assert_int_equal(auth_secret_key_load(path, true, &created, msg, sizeof(msg)), ERR_OK);
+    assert_false(created);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, AUTH_SECRET_KEY_BYTES * 2 + 1);
+
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("not a key\n", f);
+    fclose(f);
+    assert_int_equal(auth_secret_key_load(path, true, &created, msg, sizeof(msg)), ERR_INVALID);
+    assert_non_null(strstr(msg, "64 hex digits or as base64"));
+    auth_secret_key_set(NULL);
+    assert_false(auth_secret_key_present());
+    unlink(path);
+    rmdir(dir);
 }
 
 /* ---- Store fixture ------------------------------------------------------------------------ */
@@ -551,6 +626,9 @@ int main(void)
         cmocka_unit_test(email_normalize_trims_and_lowercases),
         cmocka_unit_test(email_normalize_rejects_malformed),
         cmocka_unit_test(email_normalize_length_limits),
+        cmocka_unit_test(secret_key_parse_hex_and_base64),
+        cmocka_unit_test(secret_key_parse_rejects_other_sizes),
+        cmocka_unit_test(secret_key_file_created_once),
         cmocka_unit_test_setup_teardown(session_lifetimes_follow_stay_logged_in, setup_store,
                                         teardown_store),
         cmocka_unit_test_setup_teardown(identify_unknown_token_expired, setup_store,

@@ -476,8 +476,10 @@ static const failure_case_t failures[] = {
     {T_TASK, "This Task's tags:trimmed is 'a'", 17,
      "\":trimmed\" needs a text on its left, found list of text"},
     {T_TASK, "This Task's title:foo is 'a'", 19,
-     "expected \"count\", \"lowercase\", \"uppercase\", \"trimmed\" or \"number of "
-     "characters\" after \":\", found \"foo\""},
+     "expected \"count\", \"lowercase\", \"uppercase\", \"trimmed\", \"number of "
+     "characters\" or \"QR code\" after \":\", found \"foo\""},
+    {T_TASK, "This Task's estimate:QR code is 'a'", 21,
+     "\":QR code\" needs a text on its left, found number"},
     {T_TASK, "This Task's tags:count is 'a'", 24, "cannot compare number with text"},
     {T_TASK, "This Task's title:number of characters is 'a'", 40,
      "cannot compare number with text"},
