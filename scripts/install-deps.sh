@@ -9,8 +9,9 @@ packages=(
     libstemmer-dev
 )
 if [[ "${1:-}" == "--test" ]]; then
-    # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.
-    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15)
+    # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh;
+    # sqlite3 is the SQL shell that the examples of docs/authentication.md use.
+    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15 sqlite3)
 fi
 
 missing=()

@@ -1,13 +1,16 @@
-"""The examples of docs/data-api.md, run as written.
+"""The examples of the documentation pages, run as written.
 
-Every ```sh block of the page runs, in order, in one bash process (set -euo pipefail) against a
-fresh server for the todo app, after the README's sign-up of alice@example.com. The page's
-http://localhost:8080 becomes the test server's address, ./build/froth the binary under test and
-sqlite:todo.db the server's store. Lines starting with "# =>" give what the commands above them
-print since the previous "# =>" lines or the start of the block, with "..." standing for any
-text. Output that no "# =>" line shows must be empty, so the page shows everything it prints.
+Every ```sh block of a page in PAGES runs, in order, in one bash process (set -euo pipefail)
+against a fresh server for the page's example app (examples/<app>/app.json), after the README's
+sign-up of alice@example.com. On the page, http://localhost:8080 becomes the test server's address,
+./build/froth the binary under test, sqlite:<app>.db the server's store and `sqlite3 <app>.db` an
+SQL shell on that store (psql on PostgreSQL). Lines starting with "# =>" give what the commands
+above them print since the previous "# =>" lines or the start of the block, with "..." standing
+for any text. Output that no "# =>" line shows must be empty, so the page shows everything it
+prints.
 """
 
+import contextlib
 import os
 import re
 import shlex
@@ -16,18 +19,24 @@ import subprocess
 
 import pytest
 
-from conftest import Froth, froth_bin, froth_root, stop_and_check, todo_app
+from conftest import Froth, froth_bin, froth_root, pg_cluster, stop_and_check, store_kind
 
-DOC = froth_root() / "docs" / "data-api.md"
+# (page under docs/, example app under examples/) pairs.
+PAGES = [("data-api.md", "todo"), ("authentication.md", "accounts")]
 README = froth_root() / "README.md"
 DOC_BASE = "http://localhost:8080"
 RUN_TIMEOUT_S = 120
 MARK = "__froth_docs_mark__"
 EXPECT_RE = re.compile(r"^\s*# =>(?: (.*))?$")
 
-# The accounts the page uses; their passwords must never reach the server's log.
+# The accounts the pages use; their passwords must never reach the server's log.
 ALICE = ("alice@example.com", "Correct-Horse-9")
-OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4")
+OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4", "Carol-Secret-1", "Horse-Battery-8",
+                   "Reset-Staple-5")
+# The shell variables in which the pages keep tokens and other secrets; their values must never
+# reach the server's log either. Each is split on whitespace (a list of recovery codes).
+SECRET_VARIABLES = ("TOKEN", "BOB", "ADMIN", "LONG", "PHONE", "LAPTOP", "SECRET", "CODES",
+                    "NEW_CODES", "RESET")
 
 
 class Block:
@@ -54,8 +63,9 @@ class Block:
         return "\n".join(self.lines)
 
 
-def read_blocks(text):
+def read_blocks(path):
     blocks = []
+    text = path.read_text(encoding="utf-8")
     lines = text.split("\n")
     i = 0
     while i < len(lines):
@@ -66,13 +76,14 @@ def read_blocks(text):
         while end < len(lines) and lines[end].strip() != "```":
             end += 1
         if end == len(lines):
-            raise ValueError(f"{DOC}: the sh block at line {i + 1} is not closed")
+            raise ValueError(f"{path}: the sh block at line {i + 1} is not closed")
         blocks.append(Block(len(blocks), i + 1, lines[i + 1:end]))
         i = end + 1
     return blocks
 
 
-BLOCKS = read_blocks(DOC.read_text(encoding="utf-8"))
+BLOCKS = {page: read_blocks(froth_root() / "docs" / page) for page, _ in PAGES}
+APPS = dict(PAGES)
 
 
 def pattern_of(expected):
@@ -100,9 +111,9 @@ def script_for(blocks, substitutions, secrets_path):
                 group += 1
                 out.append(f"__froth_mark B{block.index}-G{group}")
         out.append(f"__froth_mark B{block.index}-end")
-    # The tokens the page obtained, so that the harness can check the log never shows them.
-    out.append(f"printf '%s\\n' \"${{TOKEN:-}}\" \"${{BOB:-}}\" \"${{ADMIN:-}}\" > "
-               f"{shlex.quote(str(secrets_path))}")
+    # The secrets the page obtained, so that the harness can check the log never shows them.
+    values = " ".join(f'"${{{name}:-}}"' for name in SECRET_VARIABLES)
+    out.append(f"printf '%s\\n' {values} > {shlex.quote(str(secrets_path))}")
     return "\n".join(out) + "\n"
 
 
@@ -128,87 +139,112 @@ def clean_environment(home):
     return env
 
 
+def sql_shell(db_url):
+    """Return the command that `sqlite3 <app>.db` stands for: an SQL shell on the server's store
+    that takes one statement as its next argument and prints rows as sqlite3 does."""
+    if store_kind() == "sqlite":
+        return "sqlite3 " + shlex.quote(db_url[len("sqlite:"):])
+    psql = os.path.join(pg_cluster()["FROTH_PG_BINDIR"], "psql")
+    return f"{shlex.quote(psql)} -X -q -A -t -d {shlex.quote(db_url)} -c"
+
+
+def run_page(page, work, stack):
+    """Run every block of a page against a fresh server, which stack stops and checks later;
+    return (stdout regions, stderr, exit status)."""
+    app = APPS[page]
+    server = Froth(froth_root() / "examples" / app / "app.json", work)
+    server.start()
+    stack.callback(stop_and_check, server)
+    for password in OTHER_PASSWORDS:
+        server.plant(password)
+    server.signup(*ALICE)
+
+    secrets_path = work / "secrets.txt"
+    substitutions = [(DOC_BASE, server.base),
+                     ("./build/froth", shlex.quote(froth_bin())),
+                     (f"sqlite:{app}.db", shlex.quote(server.db_url)),
+                     (f"sqlite3 {app}.db", sql_shell(server.db_url))]
+    script = work / "examples.sh"
+    script.write_text(script_for(BLOCKS[page], substitutions, secrets_path), encoding="utf-8")
+    shell = work / "shell"
+    shell.mkdir()
+    process = subprocess.Popen(["bash", str(script)], cwd=str(shell),
+                               env=clean_environment(shell), stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
+    if secrets_path.exists():
+        for secret in secrets_path.read_text(encoding="utf-8").split():
+            server.plant(secret)
+    return (split_output(stdout.decode("utf-8", "replace")),
+            stderr.decode("utf-8", "replace"), process.returncode)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """Run every block against a fresh server; return (stdout regions, stderr, exit status)."""
-    work = tmp_path_factory.mktemp("docs")
-    server = Froth(todo_app(), work)
-    server.start()
-    try:
-        for password in OTHER_PASSWORDS:
-            server.plant(password)
-        server.signup(*ALICE)
-
-        secrets_path = work / "secrets.txt"
-        substitutions = [(DOC_BASE, server.base),
-                         ("./build/froth", shlex.quote(froth_bin())),
-                         ("sqlite:todo.db", shlex.quote(server.db_url))]
-        script = work / "examples.sh"
-        script.write_text(script_for(BLOCKS, substitutions, secrets_path), encoding="utf-8")
-        shell = work / "shell"
-        shell.mkdir()
-        process = subprocess.Popen(["bash", str(script)], cwd=str(shell),
-                                   env=clean_environment(shell), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
-            stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
-        if secrets_path.exists():
-            for secret in secrets_path.read_text(encoding="utf-8").split("\n"):
-                if secret:
-                    server.plant(secret)
-        yield (split_output(stdout.decode("utf-8", "replace")),
-               stderr.decode("utf-8", "replace"), process.returncode)
-    finally:
-        stop_and_check(server)
+    """Return a function that runs a page once and returns what run_page returns. The servers
+    are stopped and checked for leaked secrets when the module's tests are done."""
+    results = {}
+    with contextlib.ExitStack() as stack:
+        def run_once(page):
+            if page not in results:
+                results[page] = run_page(page, tmp_path_factory.mktemp("docs"), stack)
+            return results[page]
+        yield run_once
 
 
 def test_readme_signs_alice_up():
-    """The page starts where the README's first step leaves off."""
+    """The pages start where the README's first step leaves off."""
     readme = README.read_text(encoding="utf-8")
     assert '{"email":"%s","password":"%s"}' % ALICE in readme
 
 
-def test_doc_has_examples():
-    assert len(BLOCKS) >= 20, "docs/data-api.md lost its sh blocks"
-    assert sum(len(block.groups) for block in BLOCKS) >= 50, "docs/data-api.md lost its checks"
+@pytest.mark.parametrize("page", BLOCKS)
+def test_doc_has_examples(page):
+    blocks = BLOCKS[page]
+    assert len(blocks) >= 10, f"docs/{page} lost its sh blocks"
+    assert sum(len(block.groups) for block in blocks) >= 30, f"docs/{page} lost its checks"
 
 
-def test_examples_reach_only_test_server():
-    for block in BLOCKS:
+@pytest.mark.parametrize("page", BLOCKS)
+def test_examples_reach_only_test_server(page):
+    for block in BLOCKS[page]:
         for line in block.lines:
             if EXPECT_RE.match(line):
                 continue
             for url in re.findall(r"\bhttps?://[^\s'\"]*", line):
                 assert url.startswith(DOC_BASE + "/"), \
-                    f"{DOC}:{block.line}: an example calls {url}"
+                    f"docs/{page}:{block.line}: an example calls {url}"
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"line{block.line}" for block in BLOCKS])
-def test_block(run, block):
-    regions, stderr, status = run
+@pytest.mark.parametrize("page,block", [(page, block) for page in BLOCKS for block in BLOCKS[page]],
+                         ids=[f"{page}:{block.line}" for page in BLOCKS for block in BLOCKS[page]])
+def test_block(run, page, block):
+    regions, stderr, status = run(page)
     if f"B{block.index}-end" not in regions:
-        failed = next(b for b in BLOCKS if f"B{b.index}-end" not in regions)
+        failed = next(b for b in BLOCKS[page] if f"B{b.index}-end" not in regions)
         if failed is not block:
-            pytest.fail(f"not run: the block at {DOC.name}:{failed.line} failed first")
-        pytest.fail(f"the block at {DOC.name}:{block.line} failed (bash exit status {status}):\n"
+            pytest.fail(f"not run: the block at {page}:{failed.line} failed first")
+        pytest.fail(f"the block at {page}:{block.line} failed (bash exit status {status}):\n"
                     f"{block.source()}\n--- stderr ---\n{stderr[-3000:]}")
 
     for number, (line, expected) in enumerate(block.groups):
         actual = regions[f"B{block.index}-G{number}"]
         matched = pattern_of(expected).fullmatch(actual) is not None
         assert matched, \
-            f"{DOC.name}:{line}: the output differs\nexpected: {expected}\nactual:   {actual}"
+            f"{page}:{line}: the output differs\nexpected: {expected}\nactual:   {actual}"
     unchecked = [regions[f"B{block.index}-{label}"] for label in ("start", "end")
                  if regions[f"B{block.index}-{label}"]]
-    assert not unchecked, f"{DOC.name}:{block.line}: output that no '# =>' line shows: " + \
+    assert not unchecked, f"{page}:{block.line}: output that no '# =>' line shows: " + \
         "; ".join(text[:300] for text in unchecked)
 
 
-def test_all_examples_ran(run):
-    regions, stderr, status = run
+@pytest.mark.parametrize("page", BLOCKS)
+def test_all_examples_ran(run, page):
+    regions, stderr, status = run(page)
     assert status == 0, f"bash exited with {status}:\n{stderr[-3000:]}"
