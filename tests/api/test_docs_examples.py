@@ -31,8 +31,8 @@ EXPECT_RE = re.compile(r"^\s*# =>(?: (.*))?$")
 
 # The accounts the pages use; their passwords must never reach the server's log.
 ALICE = ("alice@example.com", "Correct-Horse-9")
-OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4", "Carol-Secret-1", "Horse-Battery-8",
-                   "Reset-Staple-5")
+OTHER_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4", "Carol-Secret-1", "Reset-Staple-5",
+                   "Another-Horse-1", "not-her-password", "wrong-password-1")
 # The shell variables in which the pages keep tokens and other secrets; their values must never
 # reach the server's log either. Each is split on whitespace (a list of recovery codes).
 SECRET_VARIABLES = ("TOKEN", "BOB", "ADMIN", "LONG", "PHONE", "LAPTOP", "SECRET", "CODES",
