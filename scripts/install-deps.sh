@@ -13,8 +13,8 @@ packages=(
 if [[ "${1:-}" == "--test" ]]; then
     # postgresql-15 provides initdb and pg_ctl for the throwaway cluster of tests/pg/cluster.sh.
     # qrencode, libqrencode's command-line tool, draws the QR code that test_twofactor.py compares
-    # with the image froth returns.
-    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15 qrencode)
+    # with the image froth returns; sqlite3 is the SQL shell that docs/authentication.md uses.
+    packages+=(libcmocka-dev python3 python3-pytest python3-requests postgresql-15 qrencode sqlite3)
 fi
 
 missing=()

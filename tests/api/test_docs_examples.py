@@ -1,10 +1,12 @@
-"""The examples of docs/data-api.md and docs/workflows.md, run as written.
+"""The examples of docs/data-api.md, docs/workflows.md and docs/authentication.md, run as written.
 
 Every ```sh block of a page runs, in order, in one bash process (set -euo pipefail) against a
-fresh server for the page's app: docs/data-api.md against the todo app after the README's sign-up
-of alice@example.com, docs/workflows.md against examples/notes/app.json. The page's
-http://localhost:8080 becomes the test server's address, ./build/froth the binary under test and
-the page's sqlite: store the server's store. Lines starting with "# =>" give what the commands
+fresh server for the page's app: docs/data-api.md against the todo app and
+docs/authentication.md against examples/accounts/app.json, both after the README's sign-up of
+alice@example.com, and docs/workflows.md against examples/notes/app.json. The page's
+http://localhost:8080 becomes the test server's address, ./build/froth the binary under test, the
+page's sqlite: store the server's store and `sqlite3 <file>` an SQL shell on that store (psql on
+PostgreSQL). Lines starting with "# =>" give what the commands
 above them print since the previous "# =>" lines or the start of the block, with "..." standing
 for any text. Output that no "# =>" line shows must be empty, so a page shows everything it
 prints.
@@ -18,7 +20,8 @@ import subprocess
 
 import pytest
 
-from conftest import Froth, froth_bin, froth_root, stop_and_check, todo_app
+from conftest import (Froth, froth_bin, froth_root, pg_cluster, stop_and_check, store_kind,
+                      todo_app)
 
 README = froth_root() / "README.md"
 DOC_BASE = "http://localhost:8080"
@@ -26,8 +29,15 @@ RUN_TIMEOUT_S = 120
 MARK = "__froth_docs_mark__"
 EXPECT_RE = re.compile(r"^\s*# =>(?: (.*))?$")
 
-# The account the README signs up, which docs/data-api.md logs in to.
+# The account the README signs up, which docs/data-api.md and docs/authentication.md log in to.
 ALICE = ("alice@example.com", "Correct-Horse-9")
+# The other passwords of docs/authentication.md; none may reach the server's log.
+AUTH_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4", "Carol-Secret-1", "Reset-Staple-5",
+                  "Another-Horse-1", "not-her-password", "wrong-password-1")
+# The shell variables in which the pages keep tokens and other secrets; their values must never
+# reach the server's log either. Each is split on whitespace (a list of recovery codes).
+SECRET_VARIABLES = ("TOKEN", "BOB", "ADMIN", "LONG", "PHONE", "LAPTOP", "SECRET", "CODES",
+                    "NEW_CODES", "RESET")
 
 
 class Block:
@@ -94,6 +104,8 @@ PAGES = [
     Page("workflows.md", str(froth_root() / "examples" / "notes" / "app.json"),
          "sqlite:notes.db", ("Maple-Leaf-42", "Battery-Staple-7", "Staple-Horse-4"), None,
          15, 30),
+    Page("authentication.md", str(froth_root() / "examples" / "accounts" / "app.json"),
+         "sqlite:accounts.db", (ALICE[1],) + AUTH_PASSWORDS, ALICE, 10, 30),
 ]
 PAGE_IDS = [page.name for page in PAGES]
 BLOCK_CASES = [(page, block) for page in PAGES for block in page.blocks]
@@ -125,9 +137,9 @@ def script_for(blocks, substitutions, secrets_path):
                 group += 1
                 out.append(f"__froth_mark B{block.index}-G{group}")
         out.append(f"__froth_mark B{block.index}-end")
-    # The tokens the page obtained, so that the harness can check the log never shows them.
-    out.append(f"printf '%s\\n' \"${{TOKEN:-}}\" \"${{BOB:-}}\" \"${{ADMIN:-}}\" > "
-               f"{shlex.quote(str(secrets_path))}")
+    # The secrets the page obtained, so that the harness can check the log never shows them.
+    values = " ".join(f'"${{{name}:-}}"' for name in SECRET_VARIABLES)
+    out.append(f"printf '%s\\n' {values} > {shlex.quote(str(secrets_path))}")
     return "\n".join(out) + "\n"
 
 
@@ -153,6 +165,15 @@ def clean_environment(home):
     return env
 
 
+def sql_shell(db_url):
+    """Return the command that `sqlite3 <file>` stands for: an SQL shell on the server's store
+    that takes one statement as its next argument and prints rows as sqlite3 does."""
+    if store_kind() == "sqlite":
+        return "sqlite3 " + shlex.quote(db_url[len("sqlite:"):])
+    psql = os.path.join(pg_cluster()["FROTH_PG_BINDIR"], "psql")
+    return f"{shlex.quote(psql)} -X -q -A -t -d {shlex.quote(db_url)} -c"
+
+
 def run_page(page, work):
     """Run every block of page against a fresh server; return (server, stdout regions, stderr,
     exit status)."""
@@ -166,7 +187,8 @@ def run_page(page, work):
     secrets_path = work / "secrets.txt"
     substitutions = [(DOC_BASE, server.base),
                      ("./build/froth", shlex.quote(froth_bin())),
-                     (page.store, shlex.quote(server.db_url))]
+                     (page.store, shlex.quote(server.db_url)),
+                     ("sqlite3 " + page.store[len("sqlite:"):], sql_shell(server.db_url))]
     script = work / "examples.sh"
     script.write_text(script_for(page.blocks, substitutions, secrets_path), encoding="utf-8")
     shell = work / "shell"
@@ -182,9 +204,8 @@ def run_page(page, work):
         stdout, stderr = process.communicate()
         stderr += f"\n(the examples were killed after {RUN_TIMEOUT_S} s)".encode()
     if secrets_path.exists():
-        for secret in secrets_path.read_text(encoding="utf-8").split("\n"):
-            if secret:
-                server.plant(secret)
+        for secret in secrets_path.read_text(encoding="utf-8").split():
+            server.plant(secret)
     return (server, split_output(stdout.decode("utf-8", "replace")),
             stderr.decode("utf-8", "replace"), process.returncode)
 
