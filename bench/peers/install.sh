@@ -20,8 +20,10 @@ npm_timeout_s=900
 peers=("$@")
 [[ ${#peers[@]} -gt 0 ]] || peers=(parse directus)
 
-command -v node >/dev/null && command -v npm >/dev/null ||
-    { echo "error: node and npm are needed to install the peers; install Node.js 20 or later" >&2; exit 1; }
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "error: node and npm are needed to install the peers; install Node.js 20.19 or later" >&2
+    exit 1
+fi
 # Parse Server 9.10.0 needs Node.js 20.19 or later; Directus 11.3.5 needs 18 or later.
 node_version=$(node -p 'process.versions.node')
 if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; then

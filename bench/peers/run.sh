@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs froth's benchmark scenarios against the peers: Parse Server on PostgreSQL and Directus on
-# SQLite, installed by bench/peers/install.sh. Each peer gets froth's data model (users, and tasks
-# that only their owner may read or write), the data set of bench/dataset.py's API mode (seed 1,
-# 50 users with 100 tasks each) through bench/peers/seed.py, and then the wrk scenarios of
-# bench/peers/PEER/*.lua with the options of bench/run.sh. Every server listens on 127.0.0.1
+# SQLite, installed by bench/peers/install.sh. bench/peers/seed.py gives each peer froth's data
+# model (users, and tasks that only their owner may read or write) and the data set of
+# bench/dataset.py's API mode (seed 1, 50 users with 100 tasks each). Then the wrk scenarios of
+# bench/peers/PEER/*.lua run with the options of bench/run.sh. Every server listens on 127.0.0.1
 # only (PostgreSQL on a Unix socket alone), every wrk run is bounded by -d, and every server is
 # stopped at the end. bench/run.sh --peers calls this; bench/report.py turns the results into
 # the side-by-side table of docs/benchmarks.md.

@@ -2,9 +2,10 @@
 """Seed a peer server with froth's benchmark data model and data set, and write a data file.
 
 The peers are Parse Server and Directus, started by bench/peers/run.sh on 127.0.0.1. This script
-creates the Task class or collection, makes it readable and writable by its owner alone, creates
-the users and their tasks from bench/dataset.py's make_users (the same seed gives the same emails,
-passwords and task contents as froth's data set), and logs each user in for a token.
+creates the Task class or collection and makes each task readable and writable by its owner
+alone. It creates the users and their tasks from bench/dataset.py's make_users, so the same seed
+gives the same emails, passwords and task contents as froth's data set. Each user's token comes
+from sign-up (Parse) or login (Directus).
 
 Data file format, one record per line, as bench/common.lua reads it:
     user <token> <first task id> <email> <password> <user id>
@@ -17,6 +18,7 @@ import os
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -48,7 +50,7 @@ def send(url, method, body=None, headers=None):
 
 
 def wait_until_ready(url):
-    """Poll a health URL until it answers 2xx, for at most START_WAIT_S."""
+    """Poll a health URL until it returns 2xx, for at most START_WAIT_S."""
     deadline = time.monotonic() + START_WAIT_S
     while True:
         try:
@@ -63,6 +65,27 @@ def wait_until_ready(url):
 def write_data_file(path, lines):
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def expect_refused(url, headers, what):
+    """Raise RuntimeError unless a GET of url fails with a 4xx status."""
+    try:
+        send(url, "GET", None, headers)
+    except HttpError as e:
+        if " status 4" in str(e):
+            return
+        raise
+    raise RuntimeError(f"the access rule does not hold: {what} succeeded")
+
+
+def check_search(results, count, owner_of, owner, tasks_per_user):
+    """Raise RuntimeError unless a search returned the first page of the owner's tasks alone."""
+    if count != tasks_per_user or len(results) != min(20, tasks_per_user):
+        raise RuntimeError(f"search returned {len(results)} results and a count of {count}, "
+                           f"expected {min(20, tasks_per_user)} and {tasks_per_user}")
+    strangers = [r for r in results if owner_of(r) != owner]
+    if strangers:
+        raise RuntimeError(f"search returned another user's task: {strangers[0]!r}")
 
 
 # Parse Server ------------------------------------------------------------------------------
@@ -123,6 +146,23 @@ def seed_parse(args):
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
         task_ids = list(pool.map(create_tasks, users, accounts))
+
+    # Before any measurement: the owner reads its task, another user cannot, and the search
+    # returns the owner's tasks alone with their exact count.
+    first, second = accounts[0], accounts[-1]
+    own = dict(app, **{"X-Parse-Session-Token": first["sessionToken"]})
+    other = dict(app, **{"X-Parse-Session-Token": second["sessionToken"]})
+    send(f"{base}/classes/Task/{task_ids[0][0]}", "GET", None, own)
+    if len(accounts) > 1:
+        expect_refused(f"{base}/classes/Task/{task_ids[0][0]}", other,
+                       "a GET of one user's task with another user's token")
+    owner = json.dumps({"owner": {"__type": "Pointer", "className": "_User",
+                                  "objectId": first["objectId"]}})
+    query = urllib.parse.urlencode({"where": owner, "limit": 20, "count": 1,
+                                    "order": "createdAt"})
+    found = send(f"{base}/classes/Task?{query}", "GET", None, own)
+    check_search(found["results"], found["count"], lambda r: r["owner"]["objectId"],
+                 first["objectId"], args.tasks_per_user)
 
     lines = []
     for user, account, ids in zip(users, accounts, task_ids):
@@ -199,13 +239,30 @@ def seed_directus(args):
         accounts = list(pool.map(create_and_log_in, users))
 
     lines = []
+    first_tasks = []
     for user, (user_id, token) in zip(users, accounts):
         created = send(base + "/items/task", "POST", user["tasks"],
                        {"Authorization": "Bearer " + token})["data"]
         if len(created) != len(user["tasks"]):
             raise RuntimeError(f"batch create for {user['email']} returned {len(created)} items")
+        first_tasks.append(created[0]["id"])
         lines.append(f"user {token} {created[0]['id']} {user['email']} {user['password']} "
                      f"{user_id}")
+
+    # Before any measurement: the owner reads its task, another user cannot, and the search
+    # returns the owner's tasks alone with their exact count.
+    (first_id, first_token), (_, second_token) = accounts[0], accounts[-1]
+    own = {"Authorization": "Bearer " + first_token}
+    send(f"{base}/items/task/{first_tasks[0]}", "GET", None, own)
+    if len(accounts) > 1:
+        expect_refused(f"{base}/items/task/{first_tasks[0]}",
+                       {"Authorization": "Bearer " + second_token},
+                       "a GET of one user's task with another user's token")
+    query = urllib.parse.urlencode({"limit": 20, "sort": "date_created", "meta": "filter_count",
+                                    "filter[user_created][_eq]": "$CURRENT_USER"})
+    found = send(f"{base}/items/task?{query}", "GET", None, own)
+    check_search(found["data"], found["meta"]["filter_count"], lambda r: r["user_created"],
+                 first_id, args.tasks_per_user)
     write_data_file(args.out, lines)
     print(f"seeded Directus with {len(users)} users and "
           f"{len(users) * args.tasks_per_user} tasks; data file {args.out}")

@@ -33,8 +33,8 @@ ParseServer.startApp({
       port: Number(required('PARSE_BENCH_PGPORT')),
     },
   }),
-  // Parse Server requires a files adapter beside an explicit database adapter; the benchmark
-  // stores no files, and this one would keep them under files/ in the working directory.
+  // Parse Server requires a files adapter beside an explicit database adapter. The benchmark
+  // stores no files; this adapter would keep them under files/ in the working directory.
   filesAdapter: new FSFilesAdapter(),
   host: '127.0.0.1',
   port,
@@ -47,9 +47,6 @@ ParseServer.startApp({
   // A failure to start still reaches stderr through the catch below.
   silent: true,
   logsFolder: null,
-  // The GraphQL endpoint and dashboard-facing routes are not part of the comparison.
-  mountGraphQL: false,
-  mountPlayground: false,
 }).catch(error => {
   console.error('error: Parse Server did not start:', error);
   process.exit(1);
