@@ -28,10 +28,13 @@ test: test-deps
 
 # Load test on loopback against an nginx ceiling; rewrites docs/benchmarks.md. Not part of `make test`.
 # SCALE=1 adds the scaling runs at 10k, 100k and 1M things, which take several minutes more.
+# PEERS=1 adds Parse Server and Directus side by side (bench/peers/), installed from the npm
+# registry on first use.
 SCALE ?= 0
+PEERS ?= 0
 bench: build
 	@bench/install-deps.sh
-	bench/run.sh $(if $(filter 1,$(SCALE)),--scale)
+	bench/run.sh $(if $(filter 1,$(SCALE)),--scale) $(if $(filter 1,$(PEERS)),--peers)
 
 clean:
 	rm -rf build build-debug build-asan

@@ -12,15 +12,17 @@ function common.setup(thread)
     thread_count = thread_count + 1
 end
 
--- Returns the users of the data file as a list of {token, task, email, password}.
+-- Returns the users of the data file as a list of {token, task, email, password, id}. The user
+-- id is an optional sixth field that only the peers' data files (bench/peers/seed.py) carry.
 function common.load_users(path)
     local file = assert(io.open(path or "", "r"), "usage: wrk ... -- DATA_FILE")
     local users = {}
     for line in file:lines() do
-        local kind, token, task, email, password =
-            line:match("^(%S+) (%S+) ?(%S*) ?(%S*) ?(%S*)$")
+        local kind, token, task, email, password, id =
+            line:match("^(%S+) (%S+) ?(%S*) ?(%S*) ?(%S*) ?(%S*)$")
         if kind == "user" then
-            users[#users + 1] = { token = token, task = task, email = email, password = password }
+            users[#users + 1] =
+                { token = token, task = task, email = email, password = password, id = id }
         end
     end
     file:close()
@@ -31,8 +33,10 @@ end
 -- Installs setup, init and request globals for a scenario. make(user, n) returns the method,
 -- path and body (or nil) of the n-th request of this thread for that user. options.token(user)
 -- returns the bearer token to send, or nil for none; by default the user's own token is sent.
+-- options.headers(user), when given, returns further headers to send, as a table.
 function common.scenario(make, options)
     local token_of = (options and options.token) or function(user) return user.token end
+    local extra_headers = options and options.headers
     local users, next_user, sent
     setup = common.setup
     init = function(args)
@@ -45,7 +49,7 @@ function common.scenario(make, options)
         sent = sent + 1
         local user = users[next_user]
         local method, path, body = make(user, sent)
-        local headers = {}
+        local headers = extra_headers and extra_headers(user) or {}
         local token = token_of(user)
         if token then
             headers["Authorization"] = "Bearer " .. token

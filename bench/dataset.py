@@ -118,15 +118,22 @@ def create_admin_token(froth, db):
     return token
 
 
-def seed_through_api(args):
-    """Sign the users up and create their tasks on the server at args.url."""
-    rng = random.Random(args.seed)
+def make_users(seed, count, tasks_per_user):
+    """Return count users as {email, password, tasks}; the seed fixes every value. API mode and
+    the peers of bench/peers/ seed these same users and tasks."""
+    rng = random.Random(seed)
     users = []
-    for i in range(args.users):
+    for i in range(count):
         password = "".join(rng.choice("abcdefghjkmnpqrstuvwxyz23456789") for _ in range(16))
-        tasks = [make_task(rng, i, j) for j in range(args.tasks_per_user)]
+        tasks = [make_task(rng, i, j) for j in range(tasks_per_user)]
         users.append({"email": f"bench-user-{i:03d}@example.com", "password": password,
                       "tasks": tasks})
+    return users
+
+
+def seed_through_api(args):
+    """Sign the users up and create their tasks on the server at args.url."""
+    users = make_users(args.seed, args.users, args.tasks_per_user)
 
     # Sign-ups are bound by the password hash, so several run at once.
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:

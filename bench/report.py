@@ -31,7 +31,11 @@ SCALE_SCENARIOS = [
 # Cost per request counts as flat when the largest size costs at most this times the smallest.
 FLAT_RATIO = 1.5
 # Hand-written and generated parts of the page that survive a run that does not remake them.
-KEPT_SECTIONS = ("scaling", "profile")
+KEPT_SECTIONS = ("peers", "scaling", "profile")
+# Scenarios that bench/peers/run.sh runs on each peer, in table order (froth's names and works).
+PEER_SCENARIOS = ["get", "search", "search_exclude", "invalid_token", "patch", "create", "login"]
+# (directory under the peers results, column heading without versions)
+PEERS = [("parse", "Parse Server"), ("directus", "Directus")]
 IDLE_RSS_TARGET_KB = 20 * 1024
 LOAD_RSS_TARGET_KB = 64 * 1024
 # A run with more error responses than this share does not count as meeting its target.
@@ -358,6 +362,171 @@ SQLite's plans, logged by froth at `--log-level debug` when each statement is fi
 """
 
 
+def error_share(name, run):
+    """Return the share of error responses and socket errors of a run, 0 for none."""
+    if not run or not run["requests"]:
+        return 0.0
+    errors = run["socket"] + (0 if name in ERROR_EXPECTED else run["non2xx"])
+    return errors / run["requests"]
+
+
+def peer_cell(name, run):
+    """Return one cell of the side-by-side table: requests/s and p99, with any error share."""
+    if run is None:
+        return "not run"
+    if not run["requests"]:
+        return "no response in the run"
+    cell = f"{run['rps']:,.0f}/s, p99 {fmt_ms(run['p99'])}"
+    share = error_share(name, run)
+    if share > MAX_ERROR_SHARE:
+        cell += f" ({100 * share:.0f}% errors)"
+    return cell
+
+
+def peer_cpu_cell(run):
+    """Return the server's CPU time per request in µs, the database server's included."""
+    if run is None or not run["requests"]:
+        return "—"
+    return f"{1e6 * (run['cpu_s'] + run['db_cpu_s']) / run['requests']:,.0f} µs"
+
+
+def load_peer(results, name):
+    """Return load() of a peer's scenario with its database server's CPU seconds added."""
+    run = load(results, name)
+    if run is not None:
+        stats = read_env(os.path.join(results, name + ".stats"))
+        run["db_cpu_s"] = int(stats.get("db_cpu_ticks", 0)) / int(stats["clk_tck"])
+    return run
+
+
+def peers_section(peers_dir, froth_results):
+    """Return the Markdown of the side-by-side table of froth and the peers, or None when no
+    peer ran."""
+    columns = []
+    for key, title in PEERS:
+        results = os.path.join(peers_dir or "", key, "results")
+        if peers_dir and os.path.exists(os.path.join(results, "run.env")):
+            columns.append((key, title, results, read_env(os.path.join(results, "run.env"))))
+    if not columns:
+        return None
+    env = read_env(os.path.join(froth_results, "run.env"))
+    heads = ["froth"] + [f"{title} {penv['version']}" for _, title, _, penv in columns]
+    head = "| work | " + " | ".join(heads) + " |"
+    rule = "|---|" + "---:|" * len(heads)
+    rps_rows, cpu_rows = [head, rule], [head, rule]
+    works = {name: work for name, work, _, _ in SCENARIOS}
+    works["login"] = "login with email and password"
+    works["invalid_token"] = "request with an invalid token (Parse: 400, others: 401)"
+    for name in PEER_SCENARIOS:
+        froth = load_peer(froth_results, name)
+        peers = [load_peer(results, name) for _, _, results, _ in columns]
+        rps_rows.append(f"| {works[name]} | " +
+                        " | ".join(peer_cell(name, r) for r in [froth] + peers) + " |")
+        cpu_rows.append(f"| {works[name]} | " +
+                        " | ".join(peer_cpu_cell(r) for r in [froth] + peers) + " |")
+
+    def memory_row(label, froth_kb, key):
+        cells = [fmt_mb(froth_kb)] + [fmt_mb(int(penv[key])) if penv.get(key) else "—"
+                                      for _, _, _, penv in columns]
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    def peak(results, names):
+        peaks = [load(results, n)["peak_kb"] or 0 for n in names if load(results, n)]
+        return max(peaks) if peaks else None
+
+    others = [n for n in PEER_SCENARIOS if n != "login"]
+    for _, _, results, penv in columns:
+        penv["load_peak_kb"] = peak(results, others)
+        penv["login_peak_kb"] = peak(results, ["login"])
+    mem_head = "| | " + " | ".join(heads) + " |"
+    mem_rows = [mem_head, rule,
+                memory_row("idle after seeding", int(env["idle_rss_kb"]), "idle_rss_kb"),
+                memory_row("peak under load, login aside", peak(froth_results, others),
+                           "load_peak_kb"),
+                memory_row("peak during the login run", peak(froth_results, ["login"]),
+                           "login_peak_kb")]
+    pg = next((penv for key, _, _, penv in columns if key == "parse"), None)
+    pg_note = ""
+    if pg and pg.get("db_pss_kb"):
+        pg_note = (f"\nParse Server's PostgreSQL server (postmaster and backends, PSS, so the "
+                   f"shared buffers count once) used {fmt_mb(int(pg['db_idle_pss_kb']))} idle and "
+                   f"{fmt_mb(int(pg['db_pss_kb']))} after the runs, on top of the table's "
+                   f"figures.")
+    loads = ", ".join(f"{title} {penv.get('loadavg', '?')}" for _, title, _, penv in columns)
+    versions = "; ".join(f"{title} {penv['version']} on Node.js {penv['node'].lstrip('v')}"
+                         for _, title, _, penv in columns)
+    if pg and pg.get("postgres"):
+        versions += f"; {pg['postgres'].replace('postgres (PostgreSQL)', 'PostgreSQL')}"
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"""## froth beside Parse Server and Directus
+
+Measured {date} by `make bench PEERS=1` (`bench/run.sh --peers`, which runs
+`bench/peers/run.sh` after froth's runs), at commit {commit()}.
+Without `PEERS=1` the page keeps the last run's table, so its froth column may be older than the
+table above. `bench/peers/install.sh` installs the peers from the npm registry at the exact
+versions of `bench/peers/*/package-lock.json` into `bench/peers/install/`:
+{versions}.
+
+Each peer gets froth's data model and the same data set (`bench/dataset.py`'s users and tasks
+for seed 1, 50 users with 100 tasks each, through `bench/peers/seed.py`, which also checks that
+a user cannot read another user's task). Then it runs the same scenarios through its own API
+(`bench/peers/parse/*.lua`, `bench/peers/directus/*.lua`) with the same wrk options:
+`wrk -t{env['threads']} -c{env['connections']}`, {env['warmup_s']} s of warm-up and
+{env['measure_s']} s measured, login {env['login_s']} s without warm-up and with a 10 s timeout.
+Each server listens on 127.0.0.1 and is stopped at the end.
+Load average after the peers' runs: {loads}.
+
+Requests per second and p99 latency:
+
+{chr(10).join(rps_rows)}
+
+Server CPU time per request (for Parse Server, its PostgreSQL server's time is included):
+
+{chr(10).join(cpu_rows)}
+
+Resident memory of the server process:
+
+{chr(10).join(mem_rows)}
+{pg_note}
+
+How the peers are set up, so that the work matches froth's:
+
+- Parse Server runs as one Node.js process (`bench/peers/parse/server.js`), as its own start
+  command does, on PostgreSQL reached through a Unix socket. The PostgreSQL cluster is the test
+  suite's (`tests/pg/cluster.sh`: fsync, synchronous_commit and full_page_writes off, so a commit
+  waits for no disk flush; froth's SQLite runs with synchronous=NORMAL in WAL mode, which also
+  flushes only at checkpoints). Parse uses its default pool of 10 database connections.
+- Parse access rule: the Task class requires a logged-in user for every operation and lets no
+  client add fields (class-level permissions), and every task carries an ACL that grants read and
+  write to its owner alone. Parse's default is no ACL, which would make every task public. The
+  search sends `where={{"owner": <pointer to the caller>}}` with `order=createdAt` and `count=1`,
+  served by an index on (owner, createdAt) created through the schema API. The ACL condition is
+  checked on top of it. froth sends no constraint: its owner rule does the filtering.
+- Parse logging is off (`silent`, no log files): at any log level Parse Server logs each rejected
+  session token as an error with a stack trace. Parse hashes passwords with bcryptjs, in
+  JavaScript on the event loop. Parse Server 9.10.0's `/batch` route fails on task creation
+  (a TypeError in its router), so the seed creates tasks one request at a time.
+- Directus 11.3.5 is the newest release whose `engines` field accepts Node.js 20; later
+  releases need Node.js 22. It runs as one Node.js process started through its API's CLI entry
+  point (the `directus` command would first ask the npm registry for updates), with telemetry
+  off, the admin app not served, the data cache off (`CACHE_ENABLED=false`, its default; the
+  schema cache stays on, also its default) and the rate limiter off (its default).
+- Directus access rule: a role whose policy grants create on `task`, and read, update and
+  delete only where `user_created` is `$CURRENT_USER`. Directus sets `user_created` and
+  `date_created` on create, as froth sets Creator and Created Date. `user_created` has an index.
+  The search sends `filter[user_created][_eq]=$CURRENT_USER`, `sort=date_created` and
+  `meta=filter_count`. Activity and revision records are off for the collection
+  (`accountability: null`), since froth keeps none.
+- Directus's SQLite database is switched to WAL mode after bootstrap, as froth's is; Directus
+  itself leaves the rollback journal. Its tokens are the JWT access tokens of `/auth/login`,
+  valid for 24 hours (`ACCESS_TOKEN_TTL`) so that none expires during the run. A login also
+  takes at least `LOGIN_STALL_TIME` (500 ms by default), which Directus adds against timing
+  attacks. It verifies the password with argon2 and records the login in its activity table.
+- Only froth runs the workflow scenario; neither peer has an equivalent without custom code.
+
+"""
+
+
 def kept_sections(path):
     """Return the text between the BEGIN and END markers of each kept section of the old page."""
     kept = {}
@@ -376,12 +545,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--results", required=True, help="directory that bench/run.sh filled")
     parser.add_argument("--scale", help="directory that bench/scale.sh filled, if it ran")
+    parser.add_argument("--peers", help="directory that bench/peers/run.sh filled, if it ran")
     parser.add_argument("--out", required=True, help="Markdown file to write")
     args = parser.parse_args()
     kept = kept_sections(args.out)
     scaling = scaling_section(args.scale)
     if scaling is not None:
         kept["scaling"] = scaling
+    peers = peers_section(args.peers, args.results)
+    if peers is not None:
+        kept["peers"] = peers
 
     env = read_env(os.path.join(args.results, "run.env"))
     nginx = load(args.results, "nginx")
@@ -406,7 +579,9 @@ it installs wrk and nginx-light when missing, builds the release preset, runs ev
 127.0.0.1 only, and rewrites this page. Raw wrk output stays in `build/bench/results/`. The
 benchmark is never a CI gate. `make bench SCALE=1` adds the scaling runs (10k to 1M things),
 which take several minutes more; without it the page keeps the scaling section of the last run
-that made one. The profile section is written by hand from callgrind runs and kept as it is.
+that made one. `make bench PEERS=1` adds Parse Server and Directus, installed from the npm
+registry, for a side-by-side table; without it the page keeps the table of the last run that
+made one. The profile section is written by hand from callgrind runs and kept as it is.
 
 ## {date}, commit {commit()}
 

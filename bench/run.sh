@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs the benchmark: the nginx ceiling, then froth on SQLite with the seeded data set, one wrk
-# run per scenario, the memory of 1,000 open keep-alive connections, and with --scale the
-# scaling runs of bench/scale.sh; then writes docs/benchmarks.md. Every server listens on
+# run per scenario, and the memory of 1,000 open keep-alive connections. --peers adds the same
+# scenarios on Parse Server and Directus (bench/peers/run.sh), and --scale the scaling runs of
+# bench/scale.sh. Then it writes docs/benchmarks.md. Every server listens on
 # 127.0.0.1 only and every wrk run is bounded by -d. Raw wrk output and samples stay in
 # build/bench/. Needs wrk, nginx and python3 (bench/install-deps.sh) and the release build
 # (make bench does both).
 #
-# Usage: bench/run.sh [--scale] [--scale-sizes "10000 100000 1000000"] [--quick]
+# Usage: bench/run.sh [--scale] [--scale-sizes "10000 100000 1000000"] [--peers] [--quick]
 #   --scale        also measure search and GET at each size of --scale-sizes (takes minutes)
+#   --peers        also run the peers, installing them from the npm registry when missing
 #   --quick        1 s of warm-up and 2 s measured per run, to check the harness itself
 set -euo pipefail
 
@@ -24,10 +26,12 @@ measure_s=10
 login_s=5
 hold_connections=1000
 scale=0
+peers=0
 scale_sizes="10000 100000 1000000"
 while [[ $# -gt 0 ]]; do
     case $1 in
     --scale) scale=1 ;;
+    --peers) peers=1 ;;
     --scale-sizes)
         scale_sizes=${2:?--scale-sizes needs a list of sizes}
         shift
@@ -158,10 +162,17 @@ froth_pid=""
     echo "login_s=$login_s"
 } >"$out/results/run.env"
 
+# A failed peer does not discard froth's figures: the page then shows the peers that ran.
+if [[ $peers -eq 1 ]] && ! bench/peers/run.sh --out "$out/peers" --warmup "$warmup_s" \
+    --measure "$measure_s" --login "$login_s"; then
+    echo "warning: the peers' run failed (output above); their table shows what ran" >&2
+fi
+
 if [[ $scale -eq 1 ]]; then
     # shellcheck disable=SC2086 # the sizes are separate arguments
     bench/scale.sh --warmup "$warmup_s" --measure "$measure_s" $scale_sizes
 fi
 
-/usr/bin/python3 bench/report.py --results "$out/results" --scale "$out/scale" --out docs/benchmarks.md
+/usr/bin/python3 bench/report.py --results "$out/results" --scale "$out/scale" \
+    --peers "$out/peers" --out docs/benchmarks.md
 echo "wrote docs/benchmarks.md; raw wrk output in build/bench/results"
