@@ -687,6 +687,7 @@ static bool app_uses_two_factor(const app_t *app)
             case ACT_ENABLE_2FA_CONFIRM:
             case ACT_DISABLE_2FA:
             case ACT_REGENERATE_RECOVERY_CODES:
+            case ACT_CHECK_2FA:
                 return true;
             default:
                 break;

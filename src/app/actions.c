@@ -35,6 +35,7 @@ static const action_spec_t specs[] = {
     {"enable_2fa_confirm", ACT_ENABLE_2FA_CONFIRM, {"code", NULL}},
     {"disable_2fa", ACT_DISABLE_2FA, {"password", "code", NULL}},
     {"regenerate_recovery_codes", ACT_REGENERATE_RECOVERY_CODES, {"code", NULL}},
+    {"check_2fa", ACT_CHECK_2FA, {"code", NULL}},
 };
 
 /* State shared by the actions of one workflow while they are read. */
@@ -545,6 +546,10 @@ static bool read_inputs(actions_ctx_t *ctx, const json_t *def, app_action_t *act
     case ACT_DISABLE_2FA:
     case ACT_REGENERATE_RECOVERY_CODES:
         read_two_factor(ctx, def, act);
+        return true;
+    case ACT_CHECK_2FA:
+        act->two_factor_code = read_expr(ctx, def, "code", APP__WANT_TEXT, true);
+        act->has_result = true;
         return true;
     }
     return false;

@@ -123,6 +123,7 @@ typedef enum {
     ACT_ENABLE_2FA_CONFIRM,
     ACT_DISABLE_2FA,
     ACT_REGENERATE_RECOVERY_CODES,
+    ACT_CHECK_2FA,
     ACT_DELETE_LIST,
 } app_action_kind_t;
 

@@ -484,6 +484,8 @@ static err_t run_action(run_t *r, const app_action_t *a, value_t *result)
         return wf__enable_2fa_confirm(r, a, result);
     case ACT_DISABLE_2FA:
         return wf__disable_2fa(r, a);
+    case ACT_CHECK_2FA:
+        return wf__check_2fa(r, a, result);
     case ACT_REGENERATE_RECOVERY_CODES:
         return wf__regenerate_recovery_codes(r, a, result);
     case ACT_SEND_PASSWORD_RESET:
@@ -512,7 +514,7 @@ static err_t run_steps(run_t *r)
         if (err != ERR_OK || r->out->status != WF_DONE)
             return err;
     }
-    return ERR_OK;
+    return wf__finish_pending_login(r);
 }
 
 err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *params, wf_result_t *out)

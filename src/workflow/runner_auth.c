@@ -129,12 +129,23 @@ static bool is_recovery_code(const char *code, size_t n)
     return n != 6;
 }
 
+/* Tells whether a check_2fa step follows the log_in step a, to check its code. */
+static bool has_later_check(const run_t *r, const app_action_t *a)
+{
+    for (size_t i = (size_t)(a - r->wf->actions) + 1; i < r->wf->nactions; i++) {
+        if (r->wf->actions[i].kind == ACT_CHECK_2FA)
+            return true;
+    }
+    return false;
+}
+
 /* Checks the code of a login whose password was right, when the user has 2FA enabled; otherwise
  * sets nothing. A missing code fails with 2FA_REQUIRED, and a wrong code counts toward the account
  * lockout like a wrong password, so codes cannot be guessed faster than passwords. *recovery is
- * set when the code was a recovery code. */
+ * set when the code was a recovery code. A log_in without a code of its own, followed by a
+ * check_2fa step, sets *deferred instead: that step checks the code. */
 static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, const char *norm,
-                              bool *two_factor, bool *recovery)
+                              bool *two_factor, bool *recovery, bool *deferred)
 {
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
     const char *code = "";
@@ -147,6 +158,10 @@ static err_t check_login_code(run_t *r, const app_action_t *a, const char *id, c
                                      r->ctx->arena, &enabled, &ok);
     if (err != ERR_OK || !enabled)
         return err;
+    if (n == 0 && a->two_factor_code == NULL && has_later_check(r, a)) {
+        *deferred = true;
+        return ERR_OK;
+    }
     if (n == 0) {
         LOG_INFO("login needs a two-factor code", "%s", "");
         audit_login_failed(r, id, "two_factor_code_missing");
@@ -229,6 +244,9 @@ static const char *locked_user(run_t *r, const char *norm)
     return id;
 }
 
+static err_t complete_login(run_t *r, const app_action_t *a, const char *id, const char *norm,
+                            bool two_factor, bool recovery, value_t *result);
+
 /* Unknown emails and wrong passwords get the same response and cost the same hash, so the
  * response does not reveal which emails have accounts. The log records the real reason. */
 err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
@@ -282,15 +300,30 @@ err_t wf__log_in(run_t *r, const app_action_t *a, value_t *result)
                  "We didn't find an account with those credentials");
         return ERR_OK;
     }
-    bool two_factor = false, recovery = false;
-    err = check_login_code(r, a, id, norm, &two_factor, &recovery);
+    bool two_factor = false, recovery = false, deferred = false;
+    err = check_login_code(r, a, id, norm, &two_factor, &recovery, &deferred);
     if (err != ERR_OK || r->out->status != WF_DONE)
         return err;
-    auth_throttle_account_succeeded(store, norm);
+    if (deferred) {
+        r->pending_login.action = a;
+        r->pending_login.result = result;
+        r->pending_login.user_id = id;
+        snprintf(r->pending_login.norm, sizeof(r->pending_login.norm), "%s", norm);
+        return ERR_OK;
+    }
+    return complete_login(r, a, id, norm, two_factor, recovery, result);
+}
+
+/* Completes a login whose password, and code when the user has 2FA, were accepted: Current User
+ * becomes the user, and a token is issued. */
+static err_t complete_login(run_t *r, const app_action_t *a, const char *id, const char *norm,
+                            bool two_factor, bool recovery, value_t *result)
+{
+    auth_throttle_account_succeeded(store_of(r->ctx->conn), norm);
     wf__set_current_user(r, id, strlen(id));
     *result = value_text(r->user_id, strlen(r->user_id));
     char session_id[40];
-    err = issue_token(r, a, id, two_factor, session_id);
+    err_t err = issue_token(r, a, id, two_factor, session_id);
     if (err == ERR_OK)
         err = wf__audit(r, (auth_audit_t){.event = "login.succeeded",
                                           .user_id = id,
@@ -756,4 +789,67 @@ err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *re
     *result = value_text(codes, strlen(codes));
     return wf__audit(
         r, (auth_audit_t){.event = "two_factor.recovery_codes_regenerated", .user_id = r->user_id});
+}
+
+/* Checks the code of the login that waits for this step, or else the Current User's code before
+ * a sensitive step. The result is yes when a code was accepted and no when the user has no 2FA,
+ * so there was nothing to check; a wrong code fails the run and counts toward the lockout. */
+err_t wf__check_2fa(run_t *r, const app_action_t *a, value_t *result)
+{
+    const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];
+    const bool login = r->pending_login.action != NULL;
+    const char *id = login ? r->pending_login.user_id : r->user_id;
+    if (!login && !require_user(r))
+        return ERR_OK;
+    char norm[256];
+    value_t email;
+    err_t err = ERR_OK;
+    if (login)
+        snprintf(norm, sizeof(norm), "%s", r->pending_login.norm);
+    else
+        err = current_email(r, &email, norm);
+    const char *code;
+    size_t n;
+    bool locked = false, enabled = false, ok = false;
+    if (err == ERR_OK)
+        err = code_or_locked(r, a, norm, &code, &n, &locked);
+    if (err != ERR_OK || locked)
+        return err;
+    err = auth_two_factor_verify(r->ctx->conn, users, id, code, n, r->ctx->now_ms, r->ctx->arena,
+                                 &enabled, &ok);
+    if (err != ERR_OK)
+        return err;
+    if (!enabled) {
+        /* A login waits only for users with 2FA, so this is a check before a sensitive step. */
+        *result = value_bool(false);
+        return ERR_OK;
+    }
+    if (!ok) {
+        if (login)
+            audit_login_failed(r, id, "wrong_two_factor_code");
+        count_failed_code(r, norm);
+        return ERR_OK;
+    }
+    *result = value_bool(true);
+    const bool recovery = is_recovery_code(code, n);
+    if (login) {
+        const app_action_t *log_in = r->pending_login.action;
+        r->pending_login.action = NULL;
+        return complete_login(r, log_in, id, norm, true, recovery, r->pending_login.result);
+    }
+    if (recovery)
+        return wf__audit(r, (auth_audit_t){.event = "two_factor.recovery_code_used",
+                                           .user_id = id,
+                                           .detail = "action=check_2fa"});
+    return ERR_OK;
+}
+
+err_t wf__finish_pending_login(run_t *r)
+{
+    if (r->pending_login.action == NULL)
+        return ERR_OK;
+    LOG_INFO("login needs a two-factor code", "%s", "");
+    audit_login_failed(r, r->pending_login.user_id, "two_factor_code_missing");
+    wf__fail(r, 400, "2FA_REQUIRED", "This account uses two-factor authentication; send a code");
+    return ERR_OK;
 }

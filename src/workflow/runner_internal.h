@@ -37,6 +37,14 @@ typedef struct {
         bool ok;                   /* log_in: and the password matched */
         char *user_id;
     } pre;
+    /* A log_in of a user with 2FA whose code a later check_2fa step checks: no token is issued,
+     * and Current User is not set, until that step accepts a code. */
+    struct {
+        const app_action_t *action; /* NULL when no login waits */
+        value_t *result;            /* the log_in step's result, set once the login completes */
+        char *user_id;
+        char norm[256]; /* the normalised email, for the account lockout */
+    } pending_login;
 } run_t;
 
 void wf__fail(run_t *r, int status, const char *code, const char *message);
@@ -65,5 +73,8 @@ err_t wf__enable_2fa_confirm(run_t *r, const app_action_t *a, value_t *result);
 err_t wf__disable_2fa(run_t *r, const app_action_t *a);
 err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *result);
 err_t wf__prepare_first_step(run_t *r);
+err_t wf__check_2fa(run_t *r, const app_action_t *a, value_t *result);
+/* Fails the run with 2FA_REQUIRED when a log_in still waits for its check_2fa step. */
+err_t wf__finish_pending_login(run_t *r);
 
 #endif

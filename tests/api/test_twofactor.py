@@ -286,6 +286,62 @@ def test_recovery_code_works_once(twofactor):
     assert login(twofactor, user, code=user["codes"][4]).status_code == 200
 
 
+def login_checked(server, user, code=None, stay=None):
+    """Log in through a workflow whose check_2fa step checks the code after log_in."""
+    body = {"email": user["email"], "password": user["password"]}
+    if code is not None:
+        body["code"] = server.plant(code)
+    if stay is not None:
+        body["stay_logged_in"] = stay
+    response = call(server, "login-checked", **body)
+    if response.status_code == 200:
+        server.plant(response.json()["response"]["token"])
+    return response
+
+
+def test_check_step_completes_login(twofactor):
+    user = enrol(twofactor)
+    response = login_checked(twofactor, user, code=user["codes"][0], stay=True)
+    assert result(response, "checked") is True
+    assert result(response, "expires") == 2592000
+    token = result(response, "token")
+    assert twofactor.get("/api/1.1/obj/user", token).status_code == 200
+
+
+def test_check_step_wrong_code_issues_no_token(twofactor):
+    user = enrol(twofactor)
+    wrong = f"{(int(totp(user['secret'], current_step())) + 1) % 1000000:06d}"
+    response = login_checked(twofactor, user, code=wrong)
+    assert_envelope(response, 400, status="INVALID_2FA_CODE")
+    assert "token" not in response.text
+
+
+def test_check_step_skipped_requires_2fa(twofactor):
+    user = enrol(twofactor)
+    response = login_checked(twofactor, user)
+    assert_envelope(response, 400, status="2FA_REQUIRED")
+    assert "token" not in response.text
+
+
+def test_check_step_without_2fa_passes(twofactor):
+    user = twofactor.user("plain")
+    response = login_checked(twofactor, user, code="123456")
+    assert result(response, "checked") is False
+    assert twofactor.get("/api/1.1/obj/user", result(response, "token")).status_code == 200
+
+
+def test_check_step_guards_sensitive_workflow(twofactor):
+    user = enrol(twofactor)
+    assert_envelope(call(twofactor, "sensitive", user["token"], code="000000"), 400,
+                    status="INVALID_2FA_CODE")
+    recovery = twofactor.plant(user["codes"][5])
+    assert result(call(twofactor, "sensitive", user["token"], code=recovery), "checked") is True
+    assert_envelope(call(twofactor, "sensitive", user["token"], code=recovery), 400,
+                    status="INVALID_2FA_CODE")
+    plain = twofactor.user("plain")
+    assert result(call(twofactor, "sensitive", plain["token"], code="1"), "checked") is False
+
+
 def test_regenerate_invalidates_old_codes(twofactor):
     user = enrol(twofactor)
     step = next_step(user["step"])
