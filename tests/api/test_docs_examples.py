@@ -17,6 +17,7 @@ import re
 import shlex
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -37,7 +38,7 @@ AUTH_PASSWORDS = ("Battery-Staple-7", "Staple-Horse-4", "Carol-Secret-1", "Reset
 # The shell variables in which the pages keep tokens and other secrets; their values must never
 # reach the server's log either. Each is split on whitespace (a list of recovery codes).
 SECRET_VARIABLES = ("TOKEN", "BOB", "ADMIN", "LONG", "PHONE", "LAPTOP", "SECRET", "CODES",
-                    "NEW_CODES", "RESET")
+                    "NEW_CODES", "RESET", "AUDITOR")
 
 
 class Block:
@@ -206,6 +207,14 @@ def run_page(page, work):
     if secrets_path.exists():
         for secret in secrets_path.read_text(encoding="utf-8").split():
             server.plant(secret)
+    # The key that encrypts TOTP secrets must not reach the log either: the file froth creates
+    # beside a SQLite database, or the one the harness gives a PostgreSQL server.
+    if server.db_url.startswith("sqlite:"):
+        key_file = Path(server.db_url[len("sqlite:"):] + ".secret-key")
+    else:
+        key_file = Path(server.work_dir) / "secret.key"
+    if key_file.exists():
+        server.plant(key_file.read_text(encoding="ascii").strip())
     return (server, split_output(stdout.decode("utf-8", "replace")),
             stderr.decode("utf-8", "replace"), process.returncode)
 
