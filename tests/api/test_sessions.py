@@ -67,9 +67,56 @@ def test_cannot_revoke_someone_elses_session(sessions):
     assert works(sessions, bob_tokens[0])
 
 
-def test_sessions_api_needs_user_token(sessions):
-    assert_unauthorized(sessions.get("/_froth/sessions", sessions.admin))
+def test_sessions_api_refuses_anonymous(sessions):
     assert_unauthorized(sessions.get("/_froth/sessions"))
+    assert_unauthorized(sessions.delete("/_froth/sessions?user_id=1x1"))
+
+
+def test_admin_needs_user_id(sessions):
+    response = sessions.get("/_froth/sessions", sessions.admin)
+    assert_envelope(response, 400, "ERROR")
+    assert "user_id" in response.json()["body"]["message"]
+    assert_envelope(sessions.get("/_froth/sessions", sessions.admin,
+                                 params={"user_id": "1700000000000x404"}), 404, "NOT_FOUND")
+
+
+def test_user_cannot_name_another_user(sessions):
+    alice, alice_tokens = user_with_tokens(sessions, 1)
+    bob, bob_tokens = user_with_tokens(sessions, 1)
+    response = sessions.get("/_froth/sessions", alice_tokens[0], params={"user_id": bob["id"]})
+    assert_envelope(response, 400, "ERROR")
+    assert bob_tokens[0] not in response.text
+    assert sessions.delete("/_froth/sessions", alice_tokens[0]).status_code == 405
+
+
+def test_admin_lists_and_revokes_a_users_session(sessions):
+    user, tokens = user_with_tokens(sessions, 2)
+    listed = sessions.get("/_froth/sessions", sessions.admin, params={"user_id": user["id"]})
+    assert listed.status_code == 200, listed.text
+    found = listed.json()["sessions"]
+    assert len(found) == 2
+    assert not any(s["current"] for s in found)
+    response = sessions.delete(f"/_froth/sessions/{found[0]['id']}", sessions.admin,
+                               params={"user_id": user["id"]})
+    assert response.status_code == 204, response.text
+    assert sum(works(sessions, token) for token in tokens) == 1
+
+
+def test_admin_revokes_every_session_of_a_user(sessions):
+    user, tokens = user_with_tokens(sessions, 3)
+    other, other_tokens = user_with_tokens(sessions, 1)
+    response = sessions.delete("/_froth/sessions", sessions.admin, params={"user_id": user["id"]})
+    assert response.status_code == 204, response.text
+    assert not any(works(sessions, token) for token in tokens)
+    assert works(sessions, other_tokens[0])
+    again = sessions.delete("/_froth/sessions", sessions.admin, params={"user_id": user["id"]})
+    assert again.status_code == 204
+    audit = sessions.get("/_froth/audit", sessions.admin,
+                         params={"user_id": user["id"], "event": "session.revoked"})
+    assert audit.status_code == 200, audit.text
+    [row] = audit.json()["response"]["results"]
+    assert row["detail"] == "by=admin reason=sessions_api count=3"
+    assert row["admin_label"]
 
 
 def test_log_out_other_sessions_keeps_caller(sessions):
