@@ -50,17 +50,17 @@ static void write_session(sbuf_t *out, const store_session_t *s, const char *cur
 static const char *target_user(api_call_t *call)
 {
     char *user_id = NULL;
-    const bool given = call->req->query != NULL &&
+    const bool named = call->req->query != NULL &&
                        http_query_get(call->req->arena, call->req->query, "user_id", &user_id);
     if (call->caller.kind == CALLER_USER) {
-        if (!given)
+        if (!named)
             return call->caller.user_id;
         api__reply_envelope(call, 400, "ERROR",
                             "Invalid parameter user_id: only an admin token names a user; a user "
                             "token manages its own sessions");
         return NULL;
     }
-    if (!given || user_id == NULL || user_id[0] == '\0') {
+    if (!named || user_id == NULL || user_id[0] == '\0') {
         api__reply_envelope(call, 400, "ERROR",
                             "Missing parameter user_id: an admin token names the user whose "
                             "sessions it manages");
@@ -109,8 +109,8 @@ static void list_sessions(api_call_t *call, const char *user_id)
 }
 
 /* Revokes the session id of user_id, or every session of the user when id is NULL, and records
- * it in the audit log in one transaction: by the user when it is the session the request came
- * with, by another of their sessions, or by an admin. */
+ * it in the audit log in the same transaction. The row says who revoked: the user (the session
+ * the request came with), another of their sessions, or an admin. */
 static err_t revoke_and_audit(api_call_t *call, const char *user_id, const char *id)
 {
     const bool admin = call->caller.kind == CALLER_ADMIN;
@@ -126,11 +126,14 @@ static err_t revoke_and_audit(api_call_t *call, const char *user_id, const char 
         err = store_session_revoke_id(call->conn, user_id, id);
     else
         err = store_session_revoke_user(call->conn, user_id, NULL, &n);
-    const char *by = admin ? "admin" : own ? "user" : "other_session";
-    const char *detail = id != NULL
-                             ? arena_printf(call->req->arena, "by=%s reason=sessions_api", by)
-                             : arena_printf(call->req->arena, "by=%s reason=sessions_api count=%zu",
-                                            by, n);
+    const char *by = "other_session";
+    if (admin)
+        by = "admin";
+    else if (own)
+        by = "user";
+    const char *detail =
+        id != NULL ? arena_printf(call->req->arena, "by=%s reason=sessions_api", by)
+                   : arena_printf(call->req->arena, "by=%s reason=sessions_api count=%zu", by, n);
     const auth_origin_t origin = api__origin(call);
     const auth_audit_t entry = {.event = "session.revoked",
                                 .user_id = user_id,
@@ -189,8 +192,12 @@ void api__sessions(api_call_t *call, const char *id)
     const bool list = id == NULL && strcmp(method, "GET") == 0;
     const bool revoke = strcmp(method, "DELETE") == 0 && (id != NULL || admin);
     if (!list && !revoke) {
-        http_response_header(call->res, "Allow",
-                             id != NULL ? "DELETE" : admin ? "GET, DELETE" : "GET");
+        const char *allow = "GET";
+        if (id != NULL)
+            allow = "DELETE";
+        else if (admin)
+            allow = "GET, DELETE";
+        http_response_header(call->res, "Allow", allow);
         api__reply_message(call, 405, "Wrong method");
         return;
     }
