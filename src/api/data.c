@@ -385,11 +385,22 @@ void api__data_delete(api_call_t *call, const app_type_t *type, const char *id)
         goto rollback;
     }
     err = store_delete(call->conn, type, id);
+    const bool user = type == &call->app->types[call->app->user_type];
+    const auth_origin_t origin = api__origin(call);
+    if (err == ERR_OK && user)
+        err = auth_user_deleted(call->conn, id,
+                                (auth_audit_t){.admin_label = call->caller.kind == CALLER_ADMIN
+                                                                  ? call->caller.admin_label
+                                                                  : NULL,
+                                               .origin = &origin},
+                                call->now_ms);
     if (err != ERR_OK)
         goto fail;
     err = store_commit(call->conn);
     if (err != ERR_OK)
         goto fail;
+    if (user)
+        auth_forget_user(id);
     LOG_INFO("thing deleted", "type=%s id=%s", log_quote(type->name), id);
     call->res->status = 204;
     return;

@@ -75,6 +75,9 @@ err_t auth_cache_attach(store_t *store) WARN_UNUSED;
 /* Drops every cached session of a user, after their sessions were revoked in the store. */
 void auth_forget_user(const char *user_id);
 
+/* Drops every cached credential, after revocations too many to name one by one. */
+void auth_forget_all(void);
+
 /* Drops one cached credential, after it was revoked in the store. */
 void auth_forget_token(const unsigned char hash[32]);
 
@@ -141,6 +144,12 @@ void auth_origin_copy(const char *text, char *out, size_t size);
  * is one, so a rolled-back change leaves no row. Returns the store's error; the caller decides
  * whether a failed write fails the change (inside a transaction it must). */
 err_t auth_audit(store_conn_t *conn, const auth_audit_t *entry, int64_t now_ms) WARN_UNUSED;
+
+/* Revokes every session of a user that is being deleted, in the transaction open on conn, and
+ * records it in the audit log as entry (whose user_id and detail it fills in). The caller drops
+ * the user from the cache with auth_forget_user once the transaction has committed. */
+err_t auth_user_deleted(store_conn_t *conn, const char *user_id, auth_audit_t entry,
+                        int64_t now_ms) WARN_UNUSED;
 
 /* auth_audit for events recorded outside any transaction, such as a failed login whose run is
  * rolled back: a failed write is logged, not returned. */

@@ -88,6 +88,28 @@ void auth_forget_user(const char *user_id)
     auth__cache_remove_user(user_id);
 }
 
+void auth_forget_all(void)
+{
+    auth__cache_clear();
+}
+
+err_t auth_user_deleted(store_conn_t *conn, const char *user_id, auth_audit_t entry,
+                        int64_t now_ms)
+{
+    size_t n = 0;
+    err_t err = store_session_revoke_user(conn, user_id, NULL, &n);
+    auth_forget_user(user_id);
+    if (err != ERR_OK || n == 0)
+        return err;
+    char detail[64];
+    snprintf(detail, sizeof(detail), "by=%s reason=user_deleted count=%zu",
+             entry.admin_label != NULL ? "admin" : "user", n);
+    entry.event = "session.revoked";
+    entry.user_id = user_id;
+    entry.detail = detail;
+    return auth_audit(conn, &entry, now_ms);
+}
+
 void auth_forget_token(const unsigned char hash[32])
 {
     auth__cache_remove(hash);

@@ -16,6 +16,8 @@ void wf__forget_after_commit(run_t *r, const char *user_id)
     auth_forget_user(user_id);
     if (r->nforget < sizeof(r->forget_users) / sizeof(r->forget_users[0]))
         snprintf(r->forget_users[r->nforget++], sizeof(r->forget_users[0]), "%s", user_id);
+    else
+        r->forget_all = true;
 }
 
 void wf__fail(run_t *r, int status, const char *code, const char *message)
@@ -273,6 +275,20 @@ static err_t do_make_changes(run_t *r, const app_action_t *a, value_t *result)
     return ERR_OK;
 }
 
+/* Deletes one thing. Deleting a user revokes their sessions, so the account's tokens stop working
+ * when the run commits. */
+static err_t delete_thing(run_t *r, const app_type_t *type, const char *id)
+{
+    err_t err = store_delete(r->ctx->conn, type, id);
+    if (err != ERR_OK || type != &r->ctx->app->types[r->ctx->app->user_type])
+        return err;
+    auth_audit_t entry = {0};
+    add_origin(r, &entry);
+    err = auth_user_deleted(r->ctx->conn, id, entry, r->ctx->now_ms);
+    wf__forget_after_commit(r, id);
+    return err;
+}
+
 /* Deletes every thing of a list, skipping things already gone. */
 static err_t do_delete_list(run_t *r, const app_action_t *a)
 {
@@ -284,7 +300,7 @@ static err_t do_delete_list(run_t *r, const app_action_t *a)
     if (err == ERR_OK)
         err = list_ids(r, list, &ids, &n);
     for (size_t i = 0; err == ERR_OK && i < n; i++) {
-        err = store_delete(r->ctx->conn, type, ids[i]);
+        err = delete_thing(r, type, ids[i]);
         if (err == ERR_NOT_FOUND)
             err = ERR_OK;
     }
@@ -299,7 +315,7 @@ static err_t do_delete(run_t *r, const app_action_t *a)
     err_t err = load_target(r, a, &type, &row, &found);
     if (err != ERR_OK || !found)
         return err;
-    return store_delete(r->ctx->conn, type, row.values[0].u.s.p);
+    return delete_thing(r, type, row.values[0].u.s.p);
 }
 
 /* Keeps at most RETURN_LIST_MAX items of a returned list. */
@@ -580,5 +596,7 @@ err_t wf_run(const wf_ctx_t *ctx, const app_workflow_t *wf, const value_t *param
         auth_forget_token(ctx->caller->token_hash);
     for (size_t i = 0; i < r.nforget; i++)
         auth_forget_user(r.forget_users[i]);
+    if (r.forget_all)
+        auth_forget_all();
     return ERR_OK;
 }

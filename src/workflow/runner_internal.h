@@ -24,6 +24,7 @@ typedef struct {
     bool logged_out;
     char forget_users[4][40];
     size_t nforget;
+    bool forget_all; /* more users than forget_users holds: the whole cache is dropped */
     /* Audit rows of failed logins. The run then fails and rolls back, so they are written after
      * the rollback, outside any transaction. */
     auth_audit_t late_audit[2];

@@ -144,3 +144,17 @@ def test_change_password_logs_out_others(sessions):
                                                    "password": user["password"]})
     assert old.status_code == 400
     assert sessions.login(user["email"], new_password).status_code == 200
+
+
+def test_deleting_a_user_revokes_their_sessions(sessions):
+    user, tokens = user_with_tokens(sessions, 2)
+    response = sessions.delete(f"/api/1.1/obj/user/{user['id']}", sessions.admin)
+    assert response.status_code == 204, response.text
+    for token in tokens:
+        assert_unauthorized(sessions.get("/api/1.1/obj/user", token))
+        assert_unauthorized(sessions.get("/_froth/sessions", token))
+    audit = sessions.get("/_froth/audit", sessions.admin,
+                         params={"user_id": user["id"], "event": "session.revoked"})
+    assert audit.status_code == 200, audit.text
+    [row] = audit.json()["response"]["results"]
+    assert row["detail"] == "by=admin reason=user_deleted count=2"
