@@ -40,13 +40,23 @@ size_t jsonx_depth(const json_t *value, size_t limit)
     return 0;
 }
 
+void jsonx_error_reason(const json_error_t *error, char *out, size_t size)
+{
+    snprintf(out, size, "%s", error->text);
+    char *near = strstr(out, " near '");
+    if (near != NULL)
+        *near = '\0';
+}
+
 err_t jsonx_parse(const char *buf, size_t len, json_t **out, char *msg, size_t msglen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (root == NULL) {
+        char reason[sizeof(jerr.text)];
+        jsonx_error_reason(&jerr, reason, sizeof(reason));
         snprintf(msg, msglen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
-                 jerr.text);
+                 reason);
         return ERR_INVALID;
     }
     if (jsonx_depth(root, JSONX_MAX_DEPTH) > JSONX_MAX_DEPTH) {

@@ -16,6 +16,10 @@
 
 #define JSONX_MAX_DEPTH 32
 
+/* Copies jansson's error text into out without its " near '...'" excerpt, which quotes the input:
+ * a request body's excerpt can hold a password, and messages reach the log. */
+void jsonx_error_reason(const json_error_t *error, char *out, size_t size);
+
 /* Parses len bytes as one JSON value. On failure returns ERR_INVALID and writes a message such as
  * "invalid JSON at line 1, column 7: ..." into msg. The caller owns *out (json_decref). */
 err_t jsonx_parse(const char *buf, size_t len, json_t **out, char *msg, size_t msglen) WARN_UNUSED;

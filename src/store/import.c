@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "json/jsonx.h"
 
 /* Bytes read from the dump per read(2). */
 #define READ_CHUNK (64u << 10)
@@ -871,13 +872,9 @@ static err_t import_line(importer_t *im, const char *line, size_t n)
     json_error_t error;
     json_t *root = json_loadb(line, n, JSON_REJECT_DUPLICATES, &error);
     if (root == NULL) {
-        /* jansson's message may end in " near '<text>'", quoting the line, which can hold a
-         * password hash or a token hash. The column is enough to find the fault. */
+        /* The line can hold a password hash or a token hash; the column finds the fault. */
         char reason[sizeof(error.text)];
-        snprintf(reason, sizeof(reason), "%s", error.text);
-        char *near = strstr(reason, " near '");
-        if (near != NULL)
-            *near = '\0';
+        jsonx_error_reason(&error, reason, sizeof(reason));
         return fail(im, ERR_INVALID, "invalid JSON at column %d: %s", error.column, reason);
     }
     im->line = line;

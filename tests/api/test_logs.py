@@ -80,3 +80,19 @@ def test_access_lines_cover_all_requests(server):
     lines = wait_for_access_lines(server, server.requests_sent)
     assert len(lines) >= server.requests_sent, \
         f"{len(lines)} access lines for {server.requests_sent} requests"
+
+
+def test_malformed_body_keeps_password_out_of_log(server):
+    """A body the JSON parser rejects is not quoted in the log: a cut-off or badly escaped
+    password must not reach it through the parser's message."""
+    password = server.plant(unique_password())
+    email = unique_email("malformed")
+    bodies = ['{"email":"%s","password":"%s' % (email, password),
+              '{"email":"%s","password":"%s\\q"}' % (email, password),
+              '{"email":"%s","password":%s}' % (email, password)]
+    for body in bodies:
+        for path in ("/api/1.1/wf/login", "/api/1.1/wf/signup"):
+            response = server.post(path, data=body, headers={"Content-Type": "application/json"})
+            assert response.status_code == 400, describe(response)
+    wait_for_access_lines(server, 6)
+    assert password not in server.output()
