@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "core/clock.h"
+#include "core/sbuf.h"
 
 log_level_t log_level = LOG_LEVEL_INFO;
 static bool log_json;
@@ -62,6 +63,16 @@ static void quote_into(char *out, size_t size, const char *s)
             out[o++] = (char)c;
         } else if (c < 0x20 || c == 0x7f) {
             o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+        } else if (c >= 0x80) {
+            /* Well-formed UTF-8 is kept; any other byte is escaped, so lines stay valid text. */
+            const size_t len = utf8_sequence((const unsigned char *)p, strnlen(p, 4));
+            if (len == 0) {
+                o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
+            } else {
+                memcpy(out + o, p, len);
+                o += len;
+                p += len - 1;
+            }
         } else {
             out[o++] = (char)c;
         }

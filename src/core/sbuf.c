@@ -2,6 +2,7 @@
 #include "core/sbuf.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +159,37 @@ void sbuf_put_number(sbuf_t *sb, double v)
     sbuf_append(sb, tmp, (size_t)n);
 }
 
+size_t utf8_sequence(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        len = 2;
+        cp = s[0] & 0x1f;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        len = 3;
+        cp = s[0] & 0x0f;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        len = 4;
+        cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
 void sbuf_put_json_string(sbuf_t *sb, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -165,6 +197,19 @@ void sbuf_put_json_string(sbuf_t *sb, const char *s, size_t n)
     size_t start = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            /* Text from a client (a path, a header) may not be UTF-8, and JSON must be: each
+             * byte that starts no well-formed sequence becomes U+FFFD. */
+            const size_t len = utf8_sequence((const unsigned char *)s + i, n - i);
+            if (len > 0) {
+                i += len - 1;
+                continue;
+            }
+            sbuf_append(sb, s + start, i - start);
+            sbuf_append(sb, "\xef\xbf\xbd", 3);
+            start = i + 1;
+            continue;
+        }
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
         sbuf_append(sb, s + start, i - start);

@@ -37,8 +37,14 @@ void sbuf_put_int(sbuf_t *sb, int64_t v);
  * NaN and infinities (never stored) are written as null. */
 void sbuf_put_number(sbuf_t *sb, double v);
 
+/* Returns the length of the well-formed UTF-8 sequence at s (at most n bytes, n > 0), 1 for an
+ * ASCII byte, or 0 when the bytes there are not one: a stray continuation byte, an overlong form,
+ * a surrogate, a code point above U+10FFFF or a sequence cut short. */
+size_t utf8_sequence(const unsigned char *s, size_t n);
+
 /* Appends s as a quoted JSON string, escaping quotes, backslashes and control characters.
- * The input must be valid UTF-8; it is copied as it is above U+001F. */
+ * Well-formed UTF-8 is copied as it is; each byte that starts no well-formed sequence becomes
+ * U+FFFD, so the output is valid JSON whatever the input. */
 void sbuf_put_json_string(sbuf_t *sb, const char *s, size_t n);
 
 /* Returns the sticky error, ERR_OK when every append succeeded. */

@@ -21,35 +21,6 @@
 /* Raw bytes per base64 body line: 57 bytes make the customary 76 characters. */
 #define BODY_LINE_BYTES 57
 
-/* Returns the length of the UTF-8 sequence at p (at most n bytes), or 0 when it is invalid. */
-static size_t utf8_sequence(const unsigned char *p, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (p[0] < 0x80)
-        return 1;
-    if ((p[0] & 0xe0) == 0xc0) {
-        len = 2, min = 0x80, cp = p[0] & 0x1f;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3, min = 0x800, cp = p[0] & 0x0f;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        len = 4, min = 0x10000, cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Returns true when s is valid UTF-8 without control characters, so it fits on one header line
  * once encoded. */
 static bool is_header_text(const char *s)

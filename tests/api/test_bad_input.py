@@ -2,6 +2,7 @@
 serving."""
 
 import json
+import socket
 
 import pytest
 
@@ -214,3 +215,25 @@ def test_bad_ids_not_found(server, owner):
         response = server.get(f"/api/1.1/obj/task/{thing_id}", owner["token"])
         assert response.status_code in (400, 404), describe(response)
         assert isinstance(response.json(), dict), describe(response)
+
+
+def test_invalid_utf8_in_path_gives_valid_json(server):
+    """Bytes that are not UTF-8 in the path are replaced in the answer and escaped in the log,
+    so neither stops being valid text."""
+    request = (b"GET /api/1.1/obj/task\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               b"Connection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 404"), head
+    parsed = json.loads(body.decode("utf-8"))
+    assert parsed["body"]["message"] == "Type not found task\ufffd\ufffd"
+    server.output().encode("utf-8")
+    with open(server.log_path, "rb") as log:
+        log.read().decode("utf-8")

@@ -219,6 +219,19 @@ static void sbuf_json_string_escapes(void **state)
     expect_json_string("</script>", 9, "\"</script>\"");
 }
 
+static void sbuf_json_string_replaces_invalid_utf8(void **state)
+{
+    expect_json_string("task\xff\xfe", 6, "\"task\xef\xbf\xbd\xef\xbf\xbd\"");
+    expect_json_string("\x80", 1, "\"\xef\xbf\xbd\"");                 /* stray continuation */
+    expect_json_string("\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""); /* overlong */
+    expect_json_string("\xed\xa0\x80", 3,
+                       "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* surrogate */
+    expect_json_string("\xf4\x90\x80\x80", 4,
+                       "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""); /* > U+10FFFF */
+    expect_json_string("\xe2\x82", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\"");          /* cut short */
+    expect_json_string("\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");          /* U+1F600 */
+}
+
 static void expect_number(double v, const char *expected)
 {
     sbuf_t sb;
@@ -641,6 +654,7 @@ int main(void)
         cmocka_unit_test(sbuf_printf_grows_and_respects_max),
         cmocka_unit_test(sbuf_detach_hands_over_data),
         cmocka_unit_test(sbuf_json_string_escapes),
+        cmocka_unit_test(sbuf_json_string_replaces_invalid_utf8),
         cmocka_unit_test(sbuf_put_number_formats),
         cmocka_unit_test(clock_format_iso_writes_utc),
         cmocka_unit_test(clock_format_iso_clamps_year),
