@@ -54,6 +54,13 @@ static int admin_create(store_conn_t *conn, const char *label)
         fprintf(stderr, "froth: admin-token create needs --label NAME (1 to 100 characters)\n");
         return 2;
     }
+    for (const char *p = label; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            fprintf(stderr, "froth: invalid label: control characters such as line breaks are "
+                            "not allowed\n");
+            return 2;
+        }
+    }
     char token[AUTH_TOKEN_SIZE];
     err_t err = create_audited(conn, label, token);
     if (err == ERR_CONFLICT) {

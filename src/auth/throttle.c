@@ -51,7 +51,7 @@ err_t auth_throttle_address(store_t *store, auth_attempt_t attempt, const char *
         return ERR_OK;
     *retry_after_s = seconds_until(end, now_ms);
     if (count == limit + 1)
-        LOG_WARN("client throttled", "attempt=%s client=%s retry_after_s=%lld",
+        LOG_WARN("client throttled", "attempt=%s counted_address=%s retry_after_s=%lld",
                  login ? "login" : "signup", log_quote(address), (long long)*retry_after_s);
     return ERR_DENIED;
 }

@@ -7,10 +7,12 @@
  */
 #include "store/sqlite_internal.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 
@@ -295,6 +297,14 @@ static err_t conn_open(store_t *store, store_conn_t **out, char *errbuf, size_t 
     if (c == NULL) {
         snprintf(errbuf, errlen, "out of memory opening a SQLite connection");
         return ERR_NOMEM;
+    }
+    /* The database holds password hashes and reset links, so a new one is readable by its owner
+     * only. SQLite gives its -wal and -shm files the database file's mode. An empty file is an
+     * empty database to SQLite. */
+    if (strcmp(s->path, ":memory:") != 0) {
+        const int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
     }
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(s->path, &c->db, flags, NULL);

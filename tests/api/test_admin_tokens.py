@@ -144,3 +144,9 @@ def test_regenerate_unknown_label_fails(server):
     result = run_cli("admin-token", "regenerate", "no-such-label", "--db", server.db_url)
     assert result.returncode != 0
     assert "no-such-label" in result.stderr
+
+
+def test_label_with_line_break_rejected(server):
+    result = run_cli("admin-token", "create", "--label", "two\nlines", "--db", server.db_url)
+    assert result.returncode == 2
+    assert "invalid label" in result.stderr

@@ -73,3 +73,11 @@ def test_serve_refuses_broken_app(tmp_path):
                             cwd=str(tmp_path))
     assert result.returncode != 0, output_of(result)
     assert "types.Task.fields.owner" in output_of(result)
+
+
+def test_new_sqlite_database_is_private(tmp_path):
+    """The database holds password hashes and reset links: only its owner may read it."""
+    db = tmp_path / "private.db"
+    result = run_cli("migrate", "--app", str(todo_app()), "--db", f"sqlite:{db}")
+    assert result.returncode == 0, output_of(result)
+    assert db.stat().st_mode & 0o777 == 0o600
