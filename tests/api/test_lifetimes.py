@@ -3,7 +3,7 @@
 
 Nothing here sleeps for a lifetime. A test moves time by rewriting the session's row in
 _froth_sessions (created, last_used and expires are epoch milliseconds), so that the session looks
-as if it had been issued or last used days ago, and then asks froth about the token.
+as if it had been issued or last used days ago, and then sends the token to froth.
 
 Every check after such a rewrite goes to a server started after the rewrite. froth keeps the
 sessions it has checked in an in-memory cache, and a row rewritten behind its back does not reach
@@ -235,7 +235,7 @@ def test_session_idle_31_days_rejected(froth):
     before = session_row(froth, token)
 
     assert_rejected(froth.restart(), token)
-    # A rejected token is not a use: its last-used time stays where it was.
+    # A rejected token does not count as a use, so its last-used time stays where it was.
     assert session_row(froth, token) == before
 
 
@@ -254,8 +254,8 @@ def test_session_used_29_days_ago_accepted(froth):
     assert used["created"] == aged["created"]
     assert used["expires"] == aged["expires"]
 
-    # The use opened a new 30-day window: 29 more days later the token still works, 58 days after
-    # it was issued and last used.
+    # The use opened a new 30-day window, so 29 more days later the token still works, 58 days
+    # after it was issued.
     age_session(froth, token, 29 * DAY_MS)
     assert_accepted(froth.restart(), token, user)
 
@@ -345,6 +345,38 @@ def test_listed_expiry_is_idle_deadline_when_earlier(froth):
     assert row["last_used"] + IDLE_DAYS * DAY_MS < row["expires"]
 
 
+def test_cached_idle_session_rereads_row(froth):
+    """A server's cached copy of a session keeps the last use it knew of, but on PostgreSQL other
+    nodes record the uses they serve only in the row. A session idle by the cached copy must be
+    read again from the row, which may show a later use, before the server rejects the token.
+
+    This is the one test that waits, about two seconds: the cached copy has to become idle in
+    real time between two checks by one server. The row gets a 50-second idle window that ends
+    shortly, so the first check caches the session without writing a use (that happens only
+    when the stored use is a minute old), and the second check comes after the window ended."""
+    user, _ = signup(froth.server)
+    token, _ = login_token(froth.server, user, stay=True)
+    window_ms = 50 * SECOND_MS
+    sql_rows(froth.db_url, f'UPDATE "_froth_sessions" SET "idle_ms" = ? WHERE {token_match()}',
+             (window_ms, token_hash(token)))
+
+    # A slow machine may miss the window before the first check, so a longer one is tried then.
+    for margin_ms in (2 * SECOND_MS, 10 * SECOND_MS, 30 * SECOND_MS):
+        idle_end = now_ms() + margin_ms
+        set_last_used(froth, token, idle_end - window_ms)
+        server = froth.restart()
+        response = server.post("/api/1.1/wf/whoami", token)
+        if response.status_code == 200 and now_ms() < idle_end:
+            break
+    else:
+        pytest.fail(f"the first check never came before the idle window ended: {describe(response)}")
+    time.sleep((idle_end - now_ms()) / 1000 + 0.2)
+
+    # Another node served the token just now and recorded the use.
+    set_last_used(froth, token, now_ms())
+    assert_accepted(server, token, user)
+
+
 # ---- What a rejected token reveals ---------------------------------------------------------------
 
 def test_expired_token_answer_matches_unknown(froth):
@@ -379,4 +411,4 @@ def test_expired_token_answer_matches_unknown(froth):
                                           response.headers.get("Content-Type"),
                                           response.headers.get("WWW-Authenticate"))
         assert len(set(answers.values())) == 1, answers
-        assert server.post("/api/1.1/wf/whoami", unknown).json() == UNAUTHORIZED
+    assert server.post("/api/1.1/wf/whoami", unknown).json() == UNAUTHORIZED
