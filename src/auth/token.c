@@ -132,13 +132,6 @@ static bool session_live(const store_session_t *s, int64_t now_ms)
     return now_ms < s->last_used_ms + s->idle_ms;
 }
 
-static bool entry_live(const auth__cache_entry_t *e, int64_t now_ms)
-{
-    if (e->kind == CALLER_ADMIN)
-        return true;
-    return now_ms < e->expires_ms && now_ms < e->last_used_ms + e->idle_ms;
-}
-
 static void caller_from_entry(const auth__cache_entry_t *e, auth_caller_t *out)
 {
     out->kind = e->kind;
@@ -180,15 +173,21 @@ static void touch(store_conn_t *conn, auth_caller_t *caller, int64_t last_used_m
 }
 
 /* Resolves the token from the cache when the cache is coherent with the store. Returns
- * ERR_NOT_FOUND on a miss. */
+ * ERR_NOT_FOUND on a miss. A session whose idle window has ended by the cached last use is a miss
+ * too, because other nodes record the uses they serve only in the store, and the stored row may
+ * show a later one. The absolute expiry never changes, so the cache may reject a session past it. */
 static err_t identify_cached(store_conn_t *conn, int64_t now_ms, auth_caller_t *out)
 {
     auth__cache_entry_t e;
     if (!cache_usable(conn) || !auth__cache_get(out->token_hash, &e))
         return ERR_NOT_FOUND;
-    if (!entry_live(&e, now_ms)) {
+    if (e.kind == CALLER_USER && now_ms >= e.expires_ms) {
         auth__cache_remove(out->token_hash);
         return ERR_EXPIRED;
+    }
+    if (e.kind == CALLER_USER && now_ms >= e.last_used_ms + e.idle_ms) {
+        auth__cache_remove(out->token_hash);
+        return ERR_NOT_FOUND;
     }
     caller_from_entry(&e, out);
     touch(conn, out, e.last_used_ms, now_ms);
