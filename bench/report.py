@@ -196,7 +196,9 @@ def connections_section(results):
     met = "yes" if int(c["peak_rss_kb"]) < LOAD_RSS_TARGET_KB else "no"
     return f"""## Memory with {n:,} open keep-alive connections
 
-`bench/hold_connections.py` opened {c['opened']} connections to froth (idle after seeding),
+`bench/hold_connections.py` opened {c['opened']} connections to a freshly started froth on the
+seeded database (a process of its own, so that the memory those connections leave mapped
+inflates no other figure),
 sent one GET of a task by id on each and read the responses while keeping every connection
 open: {c['first_ok']} of them got 2xx (other statuses: {c['first_other']}) within {c['first_s']} s.
 After {c['hold_s']} s idle it sent a second request on each, and {c['second_ok']} got 2xx on the
