@@ -234,6 +234,11 @@ err_t auth_two_factor_start(store_conn_t *conn, const app_type_t *user_type, con
 /* Enables 2FA when code is a valid TOTP code for the pending secret, with a new set of recovery
  * codes that *codes (arena) shows once, as "XXXXX-XXXXX" separated by spaces. *codes is NULL
  * when the code is not valid. ERR_NOT_FOUND when no secret is pending. */
+/* Copies the six digits of a TOTP code into digits (NUL-terminated): six digits, or seven
+ * characters with a space after the third, as authenticator apps show them, with spaces around
+ * trimmed. Returns false for any other shape, such as a recovery code. */
+bool auth_totp_code_digits(const char *code, size_t n, char digits[7]);
+
 err_t auth_two_factor_confirm(store_conn_t *conn, const app_type_t *user_type,
                               const char *user_id, const char *code, size_t n, int64_t now_ms,
                               arena_t *arena, char **codes) WARN_UNUSED;

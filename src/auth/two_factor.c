@@ -268,16 +268,39 @@ static err_t new_recovery_codes(arena_t *arena, char **shown, char **hashes)
 }
 
 /* Checks a TOTP code against tf's secret and records its step, so the code cannot be replayed. */
+bool auth_totp_code_digits(const char *code, size_t n, char digits[TOTP_DIGITS + 1])
+{
+    while (n > 0 && code[0] == ' ') {
+        code++;
+        n--;
+    }
+    while (n > 0 && code[n - 1] == ' ')
+        n--;
+    const size_t half = TOTP_DIGITS / 2;
+    if (n == TOTP_DIGITS + 1 && code[half] == ' ') {
+        memcpy(digits, code, half);
+        memcpy(digits + half, code + half + 1, half);
+    } else if (n == TOTP_DIGITS) {
+        memcpy(digits, code, TOTP_DIGITS);
+    } else {
+        return false;
+    }
+    digits[TOTP_DIGITS] = '\0';
+    for (size_t i = 0; i < TOTP_DIGITS; i++) {
+        if (digits[i] < '0' || digits[i] > '9')
+            return false;
+    }
+    return true;
+}
+
 static err_t check_totp(store_conn_t *conn, const app_type_t *user_type, const char *user_id,
                         const store_two_factor_t *tf, const char *code, size_t n, int64_t now_ms,
                         bool *ok, int64_t *step)
 {
     *ok = false;
-    if (tf->secret == NULL || n != TOTP_DIGITS)
-        return ERR_OK;
     char digits[TOTP_DIGITS + 1];
-    memcpy(digits, code, TOTP_DIGITS);
-    digits[TOTP_DIGITS] = '\0';
+    if (tf->secret == NULL || !auth_totp_code_digits(code, n, digits))
+        return ERR_OK;
     /* A secret that cannot be read makes every code wrong: the client gets the usual refusal
      * and the operator the log line open_secret wrote. */
     unsigned char key[TOTP_SECRET_BYTES * 2];

@@ -115,18 +115,14 @@ static void audit_login_failed(run_t *r, const char *user_id, const char *reason
                                      .detail = detail != NULL ? detail : reason});
 }
 
-/* True when verify accepted a recovery code rather than a TOTP code. TOTP codes are exactly six
- * characters once surrounding spaces are trimmed, recovery codes eleven ("XXXXX-XXXXX"), and
- * auth_two_factor_verify tries the code as TOTP only at that length. */
+/* True when verify accepted a recovery code rather than a TOTP code: it tries the code as TOTP
+ * only when it has a TOTP code's shape. */
 static bool is_recovery_code(const char *code, size_t n)
 {
-    while (n > 0 && code[0] == ' ') {
-        code++;
-        n--;
-    }
-    while (n > 0 && code[n - 1] == ' ')
-        n--;
-    return n != 6;
+    char digits[7];
+    const bool totp = auth_totp_code_digits(code, n, digits);
+    sodium_memzero(digits, sizeof(digits));
+    return !totp;
 }
 
 /* Tells whether a check_2fa step follows the log_in step a, to check its code. */

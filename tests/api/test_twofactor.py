@@ -210,6 +210,19 @@ def test_confirm_wrong_code_keeps_2fa_off(twofactor):
     assert login(twofactor, user).status_code == 200
 
 
+def test_confirm_accepts_code_with_space(twofactor):
+    """Authenticator apps show a code as "123 456"; typed that way it is accepted."""
+    user = twofactor.user("spaced")
+    uri = result(call(twofactor, "enable-2fa", user["token"], password=user["password"]), "uri")
+    twofactor.plant(uri)
+    secret = twofactor.plant(parse_qs(urlparse(uri).query)["secret"][0])
+    code = totp(secret, current_step())
+    spaced = twofactor.plant(f"{code[:3]} {code[3:]}")
+    codes = result(call(twofactor, "confirm-2fa", user["token"], code=spaced), "recovery_codes")
+    twofactor.plant(codes)
+    assert len(codes.split(" ")) == 10
+
+
 def test_confirm_gives_ten_recovery_codes(twofactor):
     user = enrol(twofactor)
     assert len(user["codes"]) == 10

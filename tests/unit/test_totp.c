@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "auth/auth.h"
 #include "auth/totp.h"
 
 static void base32_rfc4648_vectors(void **state)
@@ -82,6 +83,22 @@ static void totp_check_rejects_far_and_malformed(void **state)
     assert_false(auth__totp_check(key, 20, NULL, now_ms, 0, &used));
 }
 
+static void totp_code_shapes(void **state)
+{
+    char digits[7];
+    assert_true(auth_totp_code_digits("123456", 6, digits));
+    assert_string_equal(digits, "123456");
+    assert_true(auth_totp_code_digits("123 456", 7, digits));
+    assert_string_equal(digits, "123456");
+    assert_true(auth_totp_code_digits("  123 456 ", 10, digits));
+    assert_string_equal(digits, "123456");
+    assert_false(auth_totp_code_digits("12 3456", 7, digits));
+    assert_false(auth_totp_code_digits("12345a", 6, digits));
+    assert_false(auth_totp_code_digits("12345", 5, digits));
+    assert_false(auth_totp_code_digits("ABCDE-FGHIJ", 11, digits));
+    assert_false(auth_totp_code_digits("", 0, digits));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -90,6 +107,7 @@ int main(void)
         cmocka_unit_test(totp_rfc6238_sha1_vectors),
         cmocka_unit_test(totp_check_accepts_drift_once),
         cmocka_unit_test(totp_check_rejects_far_and_malformed),
+        cmocka_unit_test(totp_code_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
