@@ -19,12 +19,18 @@ static value_t text_copy(api_call_t *call, const char *s, size_t n)
     return p == NULL ? value_null() : value_text(p, n);
 }
 
+/* Reads a number sent as text: decimal notation only, with an optional sign, fraction and
+ * exponent, as JSON writes numbers. strtod alone would also take hexadecimal, "inf" and "nan". */
 static bool parse_number(const char *s, double *out)
 {
     while (isspace((unsigned char)*s))
         s++;
     if (*s == '\0')
         return false;
+    for (const char *p = s; *p != '\0' && !isspace((unsigned char)*p); p++) {
+        if (!isdigit((unsigned char)*p) && strchr("+-.eE", *p) == NULL)
+            return false;
+    }
     char *end;
     errno = 0;
     double d = strtod(s, &end);

@@ -92,6 +92,10 @@ def test_builtin_fields_not_writable(server, owner, field, value):
 WRONG_VALUES = [
     ("estimate", "abc"),
     ("estimate", [1]),
+    ("estimate", "0x10"),
+    ("estimate", " 0x1p3 "),
+    ("estimate", "inf"),
+    ("estimate", "nan"),
     ("done", "maybe"),
     ("done", 2),
     ("due", "not a date"),
