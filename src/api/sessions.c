@@ -109,7 +109,7 @@ static void list_sessions(api_call_t *call, const char *user_id)
 }
 
 /* Revokes the session id of user_id, or every session of the user when id is NULL, and records
- * it in the audit log in the same transaction. The row says who revoked: the user (the session
+ * it in the audit log in the same transaction. The row records who revoked: the user (the session
  * the request came with), another of their sessions, or an admin. */
 static err_t revoke_and_audit(api_call_t *call, const char *user_id, const char *id)
 {

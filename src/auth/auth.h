@@ -208,7 +208,7 @@ err_t auth_secret_key_parse(const char *text, size_t n,
 err_t auth_secret_key_load(const char *path, bool create, bool *created, char *msg,
                            size_t msglen) WARN_UNUSED;
 
-/* Makes key (AUTH_SECRET_KEY_BYTES, copied) the key; NULL forgets it. Not thread-safe. */
+/* Makes key (AUTH_SECRET_KEY_BYTES, copied) the key; NULL clears it. Not thread-safe. */
 void auth_secret_key_set(const unsigned char *key);
 
 /* True when a key is set. */

@@ -298,7 +298,7 @@ static err_t conn_open(store_t *store, store_conn_t **out, char *errbuf, size_t 
         snprintf(errbuf, errlen, "out of memory opening a SQLite connection");
         return ERR_NOMEM;
     }
-    /* The database holds password hashes and reset links, so a new one is readable by its owner
+    /* The database contains password hashes and reset links, so a new one is readable by its owner
      * only. SQLite gives its -wal and -shm files the database file's mode. An empty file is an
      * empty database to SQLite. */
     if (strcmp(s->path, ":memory:") != 0) {

@@ -235,7 +235,7 @@ err_t store_user_set_password(store_conn_t *conn, const app_type_t *user_type, c
 
 /* ---- Sessions (user tokens) ------------------------------------------------------------- */
 
-/* Longest client address and User-Agent kept with a session or an audit row, in bytes. An IPv6
+/* Maximum length of the client address and User-Agent kept with a session or an audit row, in bytes. An IPv6
  * address in text takes at most 45; a longer User-Agent is cut (auth_origin_copy). */
 #define STORE_ADDRESS_MAX 63
 #define STORE_USER_AGENT_MAX 256

@@ -788,8 +788,8 @@ err_t wf__regenerate_recovery_codes(run_t *r, const app_action_t *a, value_t *re
 }
 
 /* Checks the code of the login that waits for this step, or else the Current User's code before
- * a sensitive step. The result is yes when a code was accepted and no when the user has no 2FA,
- * so there was nothing to check; a wrong code fails the run and counts toward the lockout. */
+ * a sensitive step. The result is yes when a code was accepted, and no when the user has no 2FA
+ * and there was nothing to check. A wrong code fails the run and counts toward the lockout. */
 err_t wf__check_2fa(run_t *r, const app_action_t *a, value_t *result)
 {
     const app_type_t *users = &r->ctx->app->types[r->ctx->app->user_type];

@@ -222,7 +222,7 @@ def test_bad_ids_not_found(server, owner):
 
 
 def test_invalid_utf8_in_path_gives_valid_json(server):
-    """Bytes that are not UTF-8 in the path are replaced in the answer and escaped in the log,
+    """Bytes that are not UTF-8 in the path are replaced in the response and escaped in the log,
     so neither stops being valid text."""
     request = (b"GET /api/1.1/obj/task\xff\xfe HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                b"Connection: close\r\n\r\n")

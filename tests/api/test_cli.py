@@ -76,7 +76,7 @@ def test_serve_refuses_broken_app(tmp_path):
 
 
 def test_new_sqlite_database_is_private(tmp_path):
-    """The database holds password hashes and reset links: only its owner may read it."""
+    """The database contains password hashes and reset links: only its owner may read it."""
     db = tmp_path / "private.db"
     result = run_cli("migrate", "--app", str(todo_app()), "--db", f"sqlite:{db}")
     assert result.returncode == 0, output_of(result)
